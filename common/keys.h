@@ -1,0 +1,60 @@
+/* keys.h - the Redis key schema (doc/keys.md is the reference) */
+#ifndef MH_KEYS_H
+#define MH_KEYS_H
+
+#include <stdio.h>
+
+/*
+ * Every key of one domain carries the hash tag {DOMAIN}, every key of one
+ * account {acct:USER}, the global sender lists {@global}; so each domain's
+ * or account's keys share one Redis Cluster slot and multi-key commands
+ * and scripts on them work unchanged on a cluster. The two indexes
+ * (mh:domains, mh:accounts) are single keys, written after the object.
+ */
+#define KEYS_MAX		600	/* longest key we build, bytes */
+#define KEYS_DOMAINS		"mh:domains"	/* SET of domain names */
+#define KEYS_ACCOUNTS		"mh:accounts"	/* SET of account names */
+#define KEYS_GLOBAL_TAG		"@global"
+
+enum keys_list {
+	KEYS_LIST_WHITE,
+	KEYS_LIST_BLACK
+};
+
+/* keys_domain_cfg - HASH of the settings set on a domain */
+static inline int
+keys_domain_cfg(char *buf, size_t len, const char *domain)
+{
+	return snprintf(buf, len, "mh:{%s}:cfg", domain);
+}
+
+/* keys_domain_users - SET of the domain's accepted local parts */
+static inline int
+keys_domain_users(char *buf, size_t len, const char *domain)
+{
+	return snprintf(buf, len, "mh:{%s}:users", domain);
+}
+
+/* keys_domain_users_tmp - import staging SET, same slot, renamed over users */
+static inline int
+keys_domain_users_tmp(char *buf, size_t len, const char *domain, const char *nonce)
+{
+	return snprintf(buf, len, "mh:{%s}:users:tmp:%s", domain, nonce);
+}
+
+/* keys_list - SET of sender list entries; domain NULL = global list */
+static inline int
+keys_list(char *buf, size_t len, const char *domain, enum keys_list which)
+{
+	return snprintf(buf, len, "mh:{%s}:%s", domain ? domain : KEYS_GLOBAL_TAG,
+			which == KEYS_LIST_WHITE ? "white" : "black");
+}
+
+/* keys_account_cfg - HASH of an account's settings */
+static inline int
+keys_account_cfg(char *buf, size_t len, const char *user)
+{
+	return snprintf(buf, len, "mh:{acct:%s}:cfg", user);
+}
+
+#endif
