@@ -6,6 +6,8 @@
 
 #define ENDPOINT_HOST_MAX	255	/* host name or address text, bytes */
 #define ENDPOINT_PATH_MAX	107	/* sun_path minus the NUL */
+#define ENDPOINT_TEXT_MAX	300	/* bytes of input text */
+#define ENDPOINT_FORMAT_MAX	(ENDPOINT_HOST_MAX + 16)	/* buffer for *_format */
 
 enum endpoint_kind {
 	ENDPOINT_NONE,			/* empty string: feature off */
@@ -35,5 +37,11 @@ int	dnsserver_parse(const char *text, struct hostport *out, char *err, size_t er
 /* hostport_parse - "host", "host:port", "[v6]:port", "v6" (no port) */
 int	hostport_parse(const char *text, unsigned default_port, struct hostport *out,
 		       char *err, size_t errlen);
+/* hostport_format - "host:port", "[v6]:port", host alone when port is 0 */
+char   *hostport_format(const struct hostport *, char *buf, size_t buflen);
+/* dnsserver_format - "address" or "address@port" */
+char   *dnsserver_format(const struct hostport *, char *buf, size_t buflen);
+/* hostname_valid - 1 when name is a syntactically valid DNS host name (LDH labels) */
+int	hostname_valid(const char *name);
 
 #endif

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define UNITS_TEXT_MAX		64	/* bytes of input text */
+#define UNITS_FORMAT_MAX	24	/* buffer for units_format_*: 20 digits, unit, NUL */
+
 /*
  * Sizes: a decimal number of bytes with an optional suffix K, M, G
  * (binary: 1K = 1024), case-insensitive, optional trailing B ("10M",

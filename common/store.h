@@ -1,0 +1,75 @@
+/* store.h - domains, user lists, sender lists and accounts in Redis (see store.c) */
+#ifndef MH_STORE_H
+#define MH_STORE_H
+
+#include <stddef.h>
+
+#include "account.h"
+#include "domain.h"
+#include "keys.h"
+#include "senderlist.h"
+
+struct conf;
+struct rconn;
+struct address;
+
+/* every lookup has three outcomes: Redis being down never reads as "not found" */
+enum store_result {
+	STORE_ERROR = -1,		/* backend unavailable or bad reply: try again later */
+	STORE_OK = 0,			/* done / found */
+	STORE_NOTFOUND = 1		/* no such object */
+};
+
+struct store {
+	struct rconn *rc;
+	const struct conf *conf;
+	char	errstr[512];		/* set when a call returns STORE_ERROR */
+};
+
+void	store_init(struct store *, struct rconn *, const struct conf *);
+
+/* domains */
+enum store_result store_domain_get(struct store *, const char *name, struct domain *);
+enum store_result store_domain_exists(struct store *, const char *name);
+/* store_domain_create - NOTFOUND is not used; an existing domain is STORE_ERROR "exists" with *exists=1 */
+enum store_result store_domain_create(struct store *, const struct domain *, int *exists);
+/* store_domain_update - write the settings set on d (set_mask) */
+enum store_result store_domain_update(struct store *, const struct domain *);
+enum store_result store_domain_delete(struct store *, const char *name);
+/* store_domain_names - sorted names; caller frees with store_names_free */
+enum store_result store_domain_names(struct store *, char ***names, size_t *count);
+void	store_names_free(char **names, size_t count);
+
+/* user lists (canonical local parts) */
+enum store_result store_users_change(struct store *, const char *domain, int add,
+				     char *const *locals, size_t count, long long *changed);
+enum store_result store_users_members(struct store *, const char *domain, char ***locals, size_t *count);
+enum store_result store_user_exists(struct store *, const char *domain, const char *local);
+
+/* streaming replace/merge of a user list, atomic for readers */
+struct store_import;
+struct store_import *store_import_begin(struct store *, const char *domain);
+/* store_import_add - queue one canonical local part; pipelined in batches */
+enum store_result store_import_add(struct store_import *, const char *local, size_t len);
+/* store_import_commit - rename over the list (merge: union into it); frees imp */
+enum store_result store_import_commit(struct store_import *, int merge, long long *total);
+/* store_import_abort - drop the staging key; frees imp */
+void	store_import_abort(struct store_import *);
+
+/* sender lists: domain NULL = global */
+enum store_result store_list_change(struct store *, const char *domain, enum keys_list,
+				    int add, char *const *entries, size_t count, long long *changed);
+enum store_result store_list_members(struct store *, const char *domain, enum keys_list,
+				     char ***entries, size_t *count);
+/* store_senderlist_hits - which of the four lists match this sender/client */
+enum store_result store_senderlist_hits(struct store *, const char *domain,
+					const struct address *sender, const char *client_ip,
+					struct senderlist_hits *);
+
+/* accounts */
+enum store_result store_account_get(struct store *, const char *name, struct account *);
+enum store_result store_account_put(struct store *, const struct account *, int create, int *exists);
+enum store_result store_account_delete(struct store *, const char *name);
+enum store_result store_account_names(struct store *, char ***names, size_t *count);
+
+#endif

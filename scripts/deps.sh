@@ -1,0 +1,14 @@
+#!/bin/sh
+# scripts/deps.sh - install what building and testing mhkit needs, from Debian's archive.
+# Run as root (or with sudo) on Debian 12.
+set -eu
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+	build-essential autoconf automake libtool pkg-config \
+	libhiredis-dev libconfig-dev libevent-dev libc-ares-dev libmilter-dev \
+	libspf2-dev libjansson-dev check \
+	redis-server redis-tools redis-sentinel \
+	jq valgrind iproute2 bsdutils procps ca-certificates
