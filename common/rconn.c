@@ -42,7 +42,16 @@
  *
  * Failures: every function that can fail returns -1 or NULL and leaves
  * one line in rconn_errstr(); a NULL reply always means "Redis is down
- * or unusable", never "not found".
+ * or unusable", never "not found".  The line starts with the address:
+ *   127.0.0.1:6379: Connection refused
+ *   127.0.0.1:6379: AUTH failed: WRONGPASS invalid username-password pair ...
+ *   unix:/run/redis.sock: timeout after 2000 ms
+ *   127.0.0.1:6379: backend unavailable, next attempt in 380 ms (Connection refused)
+ *   sentinel mymaster: no primary found: 10.0.0.1:26379: Connection refused;
+ *     10.0.0.2:26379 named 10.0.0.9:6379: not the primary (ROLE slave)
+ * A command sent while pipelined replies are unread is refused (our
+ * bug, reported as an error).  A redis.host or redis.unix too long for
+ * its buffer makes every connect fail.  Out of memory panics, as in sbuf.
  */
 #include "config.h"
 

@@ -42,23 +42,24 @@ unregister_pid() {
 	T_PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
-# pid_alive PID - true while PID runs (and is not a zombie)
+# pid_alive PID - true while PID runs (a zombie counts as gone)
 pid_alive() {
-	local state
+	local stat
 	kill -0 "$1" 2>/dev/null || return 1
-	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	case $state in Z*) return 1 ;; esac
+	read -r stat <"/proc/$1/stat" 2>/dev/null || return 0
+	stat=${stat##*) }
+	case ${stat%% *} in Z | X) return 1 ;; esac
 	return 0
 }
 
 # stop_pid PID [SIGNAL] - send SIGNAL (TERM), wait up to 5 s, then KILL; reaps and unregisters
 stop_pid() {
-	local pid=$1 sig=${2:-TERM} i
+	local pid=$1 sig=${2:-TERM} deadline
 	unregister_pid "$pid"
 	kill -"$sig" "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	for ((i = 0; i < 50; i++)); do
-		pid_alive "$pid" || break
-		sleep 0.1
+	deadline=$(( $(date +%s%N) / 1000000 + 5000 ))
+	while pid_alive "$pid" && (( $(date +%s%N) / 1000000 < deadline )); do
+		sleep 0.05
 	done
 	if pid_alive "$pid"; then
 		echo "# pid $pid did not stop on SIG$sig within 5 s: KILL" >&2
