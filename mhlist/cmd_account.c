@@ -81,14 +81,9 @@ account_write(struct mhlist *m, int create, int argc, char **argv)
 	snprintf(a.name, sizeof(a.name), "%s", argv[1]);
 	a.enabled = 1;
 	if (!create) {
-		switch (store_account_get(mhlist_store(m), argv[1], &a)) {
-		case STORE_OK:
-			break;
-		case STORE_NOTFOUND:
-			return mhlist_fail(EX_DATAERR, "account %s not found", a.name);
-		default:
-			return mhlist_backend(m);
-		}
+		status = mhlist_found(m, store_account_get(mhlist_store(m), argv[1], &a), "account", a.name);
+		if (status != 0)
+			return status;
 		if (argc < 4)
 			return mhlist_usage("account", "account set needs --blocks N or --enabled on|off");
 	}
@@ -126,14 +121,9 @@ account_show(struct mhlist *m, int argc, char **argv)
 		return mhlist_usage("account", "account show needs exactly one USER");
 	if ((status = account_name_arg(argv[1])) != 0)
 		return status;
-	switch (store_account_get(mhlist_store(m), argv[1], &a)) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "account %s not found", argv[1]);
-	default:
-		return mhlist_backend(m);
-	}
+	status = mhlist_found(m, store_account_get(mhlist_store(m), argv[1], &a), "account", argv[1]);
+	if (status != 0)
+		return status;
 	if (m->json) {
 		output_json(account_json(&a, m->conf->outbound_relays_per_block));
 		return 0;
@@ -212,14 +202,9 @@ account_del(struct mhlist *m, int argc, char **argv)
 		return mhlist_usage("account", "account del needs exactly one USER");
 	if ((status = account_name_arg(argv[1])) != 0)
 		return status;
-	switch (store_account_delete(mhlist_store(m), argv[1])) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "account %s not found", argv[1]);
-	default:
-		return mhlist_backend(m);
-	}
+	status = mhlist_found(m, store_account_delete(mhlist_store(m), argv[1]), "account", argv[1]);
+	if (status != 0)
+		return status;
 	if (m->json) {
 		json_t *o = json_object();
 

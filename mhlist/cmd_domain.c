@@ -139,14 +139,9 @@ domain_set(struct mhlist *m, int argc, char **argv)
 		return mhlist_usage("domain", "domain set needs at least one --SETTING VALUE");
 	if ((status = mhlist_domain_arg(argv[1], name, sizeof(name))) != 0)
 		return status;
-	switch (store_domain_get(mhlist_store(m), name, &d)) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "domain %s not found", name);
-	default:
-		return mhlist_backend(m);
-	}
+	status = mhlist_found(m, store_domain_get(mhlist_store(m), name, &d), "domain", name);
+	if (status != 0)
+		return status;
 	before = d.set_mask;
 	d.set_mask = 0;
 	if ((status = domain_apply_options(&d, argc - 2, argv + 2)) != 0)
@@ -169,14 +164,9 @@ domain_show(struct mhlist *m, int argc, char **argv)
 		return mhlist_usage("domain", "domain show needs exactly one DOMAIN");
 	if ((status = mhlist_domain_arg(argv[1], name, sizeof(name))) != 0)
 		return status;
-	switch (store_domain_get(mhlist_store(m), name, &d)) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "domain %s not found", name);
-	default:
-		return mhlist_backend(m);
-	}
+	status = mhlist_found(m, store_domain_get(mhlist_store(m), name, &d), "domain", name);
+	if (status != 0)
+		return status;
 	if (m->json) {
 		output_json(domain_json(&d));
 		return 0;
@@ -262,14 +252,9 @@ domain_del(struct mhlist *m, int argc, char **argv)
 		return mhlist_usage("domain", "domain del needs exactly one DOMAIN");
 	if ((status = mhlist_domain_arg(argv[1], name, sizeof(name))) != 0)
 		return status;
-	switch (store_domain_delete(mhlist_store(m), name)) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "domain %s not found", name);
-	default:
-		return mhlist_backend(m);
-	}
+	status = mhlist_found(m, store_domain_delete(mhlist_store(m), name), "domain", name);
+	if (status != 0)
+		return status;
 	if (m->json) {
 		json_t *o = json_object();
 

@@ -171,19 +171,25 @@ mhlist_domain_arg(const char *arg, char *out, size_t outlen)
 	return 0;
 }
 
+/* mhlist_found - turn a lookup's three outcomes into an exit status */
+int
+mhlist_found(struct mhlist *m, enum store_result res, const char *what, const char *name)
+{
+	switch (res) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		return mhlist_fail(EX_DATAERR, "%s %s not found", what, name);
+	default:
+		return mhlist_backend(m);
+	}
+}
+
 /* mhlist_need_domain - the domain must exist */
 int
 mhlist_need_domain(struct mhlist *m, const char *domain)
 {
-	switch (store_domain_exists(mhlist_store(m), domain)) {
-	case STORE_OK:
-		return 0;
-	case STORE_NOTFOUND:
-		return mhlist_fail(EX_DATAERR, "domain %s not found (add it with: mhlist domain add)",
-				   domain);
-	default:
-		return mhlist_backend(m);
-	}
+	return mhlist_found(m, store_domain_exists(mhlist_store(m), domain), "domain", domain);
 }
 
 int

@@ -39,6 +39,8 @@ int	mhlist_backend(struct mhlist *);
 int	mhlist_wants_help(int argc, char **argv);
 /* mhlist_domain_arg - canonical domain name of an argument, or exit-worthy error (65) */
 int	mhlist_domain_arg(const char *arg, char *out, size_t outlen);
+/* mhlist_found - 0 for STORE_OK, else the exit status having said "WHAT NAME not found" or why */
+int	mhlist_found(struct mhlist *, enum store_result, const char *what, const char *name);
 /* mhlist_need_domain - 0 if the domain exists, else the exit status having said why */
 int	mhlist_need_domain(struct mhlist *, const char *domain);
 
