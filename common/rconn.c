@@ -23,7 +23,7 @@
  * without a timeout, exits or aborts because of the backend.
  *
  * Public functions: rconn_new, rconn_free, rconn_connect, rconn_errstr,
- * rconn_address, rconn_reconnects, rconn_command, rconn_commandargv,
+ * rconn_address, rconn_reconnects, rconn_primary, rconn_command, rconn_commandargv,
  * rconn_append, rconn_appendargv, rconn_get_reply.
  *
  * Limits: one rconn per thread; the settings are copied at rconn_new,
@@ -822,4 +822,15 @@ rconn_get_reply(struct rconn *rc)
 	if (r != NULL)
 		rc->pending--;
 	return rconn_check(rc, r, saved_errno);
+}
+
+/* rconn_primary - under Sentinel, the primary last found (connect first); -1 otherwise */
+int
+rconn_primary(const struct rconn *rc, const char **host, unsigned *port)
+{
+	if (*rc->master == 0 || *rc->primary == 0)
+		return -1;
+	*host = rc->primary;
+	*port = rc->primary_port;
+	return 0;
 }

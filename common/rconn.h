@@ -32,6 +32,8 @@ int	rconn_connect(struct rconn *);
 const char *rconn_errstr(const struct rconn *);
 /* rconn_address - where it connects or would: "127.0.0.1:6379", "unix:/path", "sentinel mymaster -> 10.0.0.1:6379" */
 const char *rconn_address(const struct rconn *);
+/* rconn_primary - under Sentinel: the primary found by the last connect; -1 without Sentinel */
+int	rconn_primary(const struct rconn *, const char **host, unsigned *port);
 /* rconn_reconnects - how many times a broken connection was re-established */
 unsigned long rconn_reconnects(const struct rconn *);
 

@@ -180,23 +180,18 @@ store_set_change(struct store *st, const char *key, int add, char *const *member
 
 /* --- domains --------------------------------------------------------------- */
 
-/* store_domain_get - a domain with defaults filled in, or NOTFOUND */
+/* store_domain_from_reply - an HGETALL reply of a domain's settings hash */
 enum store_result
-store_domain_get(struct store *st, const char *name, struct domain *d)
+store_domain_from_reply(const struct conf *conf, const char *name, const redisReply *r,
+			struct domain *d)
 {
-	char	key[KEYS_MAX];
 	char	err[300];
-	redisReply *r;
 
-	keys_domain_cfg(key, sizeof(key), name);
-	r = rconn_command(st->rc, "HGETALL %s", key);
-	if (store_expect(st, r, REDIS_REPLY_ARRAY, "HGETALL") < 0)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
 		return STORE_ERROR;
-	if (r->elements == 0) {
-		freeReplyObject(r);
+	if (r->elements == 0)
 		return STORE_NOTFOUND;
-	}
-	domain_init(d, name, st->conf);
+	domain_init(d, name, conf);
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const char *field = r->element[i]->str;
 		const char *value = r->element[i + 1]->str;
@@ -207,14 +202,30 @@ store_domain_get(struct store *st, const char *name, struct domain *d)
 		/* written by a newer mhlist, or by hand: keep going, say so */
 		if ((s = domain_setting_lookup(field)) < 0) {
 			if (msg_verbose)
-				msg_info("%s: ignoring unknown setting \"%.64s\" in %s", name, field, key);
+				msg_info("%s: ignoring unknown setting \"%.64s\"", name, field);
 			continue;
 		}
 		if (domain_setting_set(d, (enum domain_setting) s, value, err, sizeof(err)) < 0)
-			msg_warn("%s: %s (in %s); using the default", name, err, key);
+			msg_warn("%s: stored %s; using the default", name, err);
 	}
-	freeReplyObject(r);
 	return STORE_OK;
+}
+
+/* store_domain_get - a domain with defaults filled in, or NOTFOUND */
+enum store_result
+store_domain_get(struct store *st, const char *name, struct domain *d)
+{
+	char	key[KEYS_MAX];
+	redisReply *r;
+	enum store_result res;
+
+	keys_domain_cfg(key, sizeof(key), name);
+	r = rconn_command(st->rc, "HGETALL %s", key);
+	if (store_expect(st, r, REDIS_REPLY_ARRAY, "HGETALL") < 0)
+		return STORE_ERROR;
+	res = store_domain_from_reply(st->conf, name, r, d);
+	freeReplyObject(r);
+	return res;
 }
 
 /* store_domain_exists - EXISTS on the settings hash */
@@ -597,69 +608,109 @@ store_list_members(struct store *st, const char *domain, enum keys_list which,
 	return store_smembers(st, key, entries, count);
 }
 
+/* store_slq_init - the candidates and the four list keys of one check */
+void
+store_slq_init(struct store_slq *q, const char *domain, const struct address *sender,
+	       const char *client_ip)
+{
+	memset(q, 0, sizeof(*q));
+	/* heap, not stack: 85 KB is too much for a milter thread's stack */
+	if ((q->cand = calloc(LISTENTRY_CANDIDATES_MAX, sizeof(*q->cand))) == NULL
+	    || (q->argv = calloc(LISTENTRY_CANDIDATES_MAX + 2, sizeof(*q->argv))) == NULL
+	    || (q->lens = calloc(LISTENTRY_CANDIDATES_MAX + 2, sizeof(*q->lens))) == NULL)
+		msg_panic("store: out of memory");
+	q->n = listentry_candidates(sender, client_ip, q->cand, LISTENTRY_CANDIDATES_MAX);
+	if (q->n > LISTENTRY_CANDIDATES_MAX)
+		msg_panic("store_slq_init: %zu candidates", q->n);
+	keys_list(q->keys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
+	keys_list(q->keys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
+	keys_list(q->keys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
+	keys_list(q->keys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
+	q->argv[0] = "SMISMEMBER";
+	q->lens[0] = strlen(q->argv[0]);
+	for (size_t i = 0; i < q->n; i++) {
+		q->argv[i + 2] = q->cand[i];
+		q->lens[i + 2] = strlen(q->cand[i]);
+	}
+}
+
+/* store_slq_command - SMISMEMBER of list k (0 domain white, 1 domain black, 2, 3 global) */
+int
+store_slq_command(struct store_slq *q, int k, const char ***argv, const size_t **lens)
+{
+	q->argv[1] = q->keys[k];
+	q->lens[1] = strlen(q->keys[k]);
+	*argv = q->argv;
+	*lens = q->lens;
+	return (int) q->n + 2;
+}
+
+/* store_slq_reply - fold the reply for list k into the hits; -1 on a bad reply */
+int
+store_slq_reply(const struct store_slq *q, int k, const redisReply *r, struct senderlist_hits *hits)
+{
+	int    *flags[4] = {&hits->domain_white, &hits->domain_black,
+	&hits->global_white, &hits->global_black};
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != q->n)
+		return -1;
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1)
+			*flags[k] = 1;
+	return 0;
+}
+
+void
+store_slq_free(struct store_slq *q)
+{
+	free(q->cand);
+	free(q->argv);
+	free(q->lens);
+	q->cand = NULL;
+	q->argv = NULL;
+	q->lens = NULL;
+}
+
 /* store_senderlist_hits - SMISMEMBER every candidate entry against the four lists */
 enum store_result
 store_senderlist_hits(struct store *st, const char *domain, const struct address *sender,
 		      const char *client_ip, struct senderlist_hits *hits)
 {
-	char	(*cand)[LISTENTRY_TEXT_MAX];
-	const char *argv[LISTENTRY_CANDIDATES_MAX + 2];
-	size_t	lens[LISTENTRY_CANDIDATES_MAX + 2];
+	struct store_slq q;
 	enum store_result res = STORE_OK;
-	char	keys[4][KEYS_MAX];
-	int    *flags[4] = {&hits->domain_white, &hits->domain_black,
-	&hits->global_white, &hits->global_black};
-	size_t	n;
+	int	sent = 0;
 
 	memset(hits, 0, sizeof(*hits));
-	/* heap, not stack: 85 KB is too much for a milter thread's stack */
-	if ((cand = calloc(LISTENTRY_CANDIDATES_MAX, sizeof(*cand))) == NULL)
-		msg_panic("store: out of memory");
-	n = listentry_candidates(sender, client_ip, cand, LISTENTRY_CANDIDATES_MAX);
-	if (n > LISTENTRY_CANDIDATES_MAX)
-		msg_panic("store_senderlist_hits: %zu candidates", n);
-	if (n == 0)
+	store_slq_init(&q, domain, sender, client_ip);
+	if (q.n == 0)
 		goto done;
-	keys_list(keys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
-	keys_list(keys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
-	keys_list(keys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
-	keys_list(keys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
-	argv[0] = "SMISMEMBER";
-	lens[0] = strlen(argv[0]);
-	for (size_t i = 0; i < n; i++) {
-		argv[i + 2] = cand[i];
-		lens[i + 2] = strlen(cand[i]);
-	}
 	for (int k = 0; k < 4; k++) {
-		argv[1] = keys[k];
-		lens[1] = strlen(keys[k]);
-		if (rconn_appendargv(st->rc, (int) n + 2, argv, lens) < 0) {
+		const char **argv;
+		const size_t *lens;
+		int	argc = store_slq_command(&q, k, &argv, &lens);
+
+		if (rconn_appendargv(st->rc, argc, argv, lens) < 0) {
 			res = store_fail(st, NULL, "SMISMEMBER");
-			goto done;
+			break;
 		}
+		sent++;
 	}
-	for (int k = 0; k < 4; k++) {
+	/* read every reply that was sent, so the pipeline stays in step */
+	for (int k = 0; k < sent; k++) {
 		redisReply *r = rconn_get_reply(st->rc);
 
-		if (store_expect(st, r, REDIS_REPLY_ARRAY, "SMISMEMBER") < 0) {
-			/* keep the pipeline in step: read the rest before giving up */
-			for (int j = k + 1; j < 4 && r != NULL; j++) {
-				redisReply *rest = rconn_get_reply(st->rc);
-
-				if (rest == NULL)
-					break;
-				freeReplyObject(rest);
-			}
-			res = STORE_ERROR;
-			goto done;
+		if (r == NULL) {
+			res = store_fail(st, NULL, "SMISMEMBER");
+			break;
 		}
-		for (size_t i = 0; i < r->elements; i++)
-			if (r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1)
-				*flags[k] = 1;
+		if (res == STORE_OK && store_slq_reply(&q, k, r, hits) < 0) {
+			res = store_fail(st, r, "SMISMEMBER");
+			continue;
+		}
 		freeReplyObject(r);
 	}
 done:
-	free(cand);
+	store_slq_free(&q);
 	return res;
 }
 

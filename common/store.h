@@ -6,7 +6,10 @@
 
 #include "account.h"
 #include "domain.h"
+#include <hiredis/hiredis.h>
+
 #include "keys.h"
+#include "listentry.h"
 #include "senderlist.h"
 
 struct conf;
@@ -29,6 +32,9 @@ struct store {
 void	store_init(struct store *, struct rconn *, const struct conf *);
 
 /* domains */
+/* store_domain_from_reply - parse an HGETALL reply of the settings hash (async callers) */
+enum store_result store_domain_from_reply(const struct conf *, const char *name,
+					  const redisReply *, struct domain *);
 enum store_result store_domain_get(struct store *, const char *name, struct domain *);
 enum store_result store_domain_exists(struct store *, const char *name);
 /* store_domain_create - NOTFOUND is not used; an existing domain is STORE_ERROR "exists" with *exists=1 */
@@ -61,6 +67,25 @@ enum store_result store_list_change(struct store *, const char *domain, enum key
 				    int add, char *const *entries, size_t count, long long *changed);
 enum store_result store_list_members(struct store *, const char *domain, enum keys_list,
 				     char ***entries, size_t *count);
+/*
+ * A sender-list check as four commands, for callers with their own
+ * connection (the async policy server): init, then for k = 0..3 send
+ * store_slq_command(k) and fold its reply with store_slq_reply(k);
+ * n == 0 means nothing can match (no command needed).
+ */
+struct store_slq {
+	char	(*cand)[LISTENTRY_TEXT_MAX];
+	size_t	n;
+	char	keys[4][KEYS_MAX];
+	const char **argv;
+	size_t *lens;
+};
+void	store_slq_init(struct store_slq *, const char *domain, const struct address *sender,
+		       const char *client_ip);
+int	store_slq_command(struct store_slq *, int k, const char ***argv, const size_t **lens);
+int	store_slq_reply(const struct store_slq *, int k, const redisReply *, struct senderlist_hits *);
+void	store_slq_free(struct store_slq *);
+
 /* store_senderlist_hits - which of the four lists match this sender/client */
 enum store_result store_senderlist_hits(struct store *, const char *domain,
 					const struct address *sender, const char *client_ip,

@@ -1,0 +1,34 @@
+/* aredis.h - asynchronous Redis on the event loop (see aredis.c) */
+#ifndef MH_AREDIS_H
+#define MH_AREDIS_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+struct conf;
+struct aredis;
+
+/*
+ * The callback of one command. reply is NULL when the command failed:
+ * connection lost, timeout (redis.timeout), or the client shut down;
+ * hiredis frees the reply after the callback returns. Exactly one call
+ * per command that aredis_command accepted.
+ */
+typedef void aredis_cb(redisReply *reply, void *arg);
+
+struct aredis *aredis_new(struct event_base *, const struct conf *);
+/* aredis_free - every command in flight gets its callback with NULL first */
+void	aredis_free(struct aredis *);
+/* aredis_command - 0 when queued; -1 (callback NOT called) while Redis is unavailable */
+int	aredis_command(struct aredis *, aredis_cb *, void *arg, const char *fmt, ...);
+int	aredis_commandargv(struct aredis *, aredis_cb *, void *arg, int argc,
+			   const char **argv, const size_t *argvlen);
+/* aredis_up - 1 while connected and logged in */
+int	aredis_up(const struct aredis *);
+const char *aredis_address(const struct aredis *);
+unsigned long aredis_reconnects(const struct aredis *);
+unsigned long aredis_errors(const struct aredis *);
+
+#endif
