@@ -181,6 +181,8 @@ static const struct conf_entry conf_table[] = {
 	{E("policyd.on_backend_error", CONF_ENUM, "defer", 0, 0, policyd_on_backend_error),
 	.choices = conf_backend_error_names},
 	{E("policyd.metrics", CONF_ENDPOINT, "", 0, 0, policyd_metrics)},
+	{E("policyd.max_connections", CONF_UINT, "10000", 1, 1000000, policyd_max_connections)},
+	{E("policyd.idle_timeout", CONF_DURATION, "10m", SEC, 24 * 60 * MIN, policyd_idle_timeout_ms)},
 
 	{E("callahead.helo", CONF_STRING, "", 0, ENDPOINT_HOST_MAX, callahead_helo),
 	.check = conf_check_helo},

@@ -67,6 +67,8 @@ struct conf {
 	struct endpoint policyd_socketmap;	/* inet:127.0.0.1:10029 */
 	enum conf_backend_error policyd_on_backend_error;	/* defer */
 	struct endpoint policyd_metrics;	/* "" = off */
+	unsigned policyd_max_connections;	/* 10000 */
+	uint64_t policyd_idle_timeout_ms;	/* 10m: a client silent this long is closed */
 
 	/* callahead */
 	char   *callahead_helo;		/* "" = first of node.hostnames */

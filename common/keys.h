@@ -50,6 +50,20 @@ keys_list(char *buf, size_t len, const char *domain, enum keys_list which)
 			which == KEYS_LIST_WHITE ? "white" : "black");
 }
 
+/* keys_domain_mx - STRING: the domain's MX set as DNS gave it (mx_set_format), expiring with its TTL */
+static inline int
+keys_domain_mx(char *buf, size_t len, const char *domain)
+{
+	return snprintf(buf, len, "mh:{%s}:mx", domain);
+}
+
+/* keys_dnsbl - STRING: one DNSBL answer for one client IP, expiring with its TTL */
+static inline int
+keys_dnsbl(char *buf, size_t len, const char *zone, const char *ip)
+{
+	return snprintf(buf, len, "mh:{dnsbl:%s:%s}", zone, ip);
+}
+
 /* keys_account_cfg - HASH of an account's settings */
 static inline int
 keys_account_cfg(char *buf, size_t len, const char *user)

@@ -9,7 +9,8 @@
  * while UP; otherwise aredis_command returns -1 at once and the caller
  * answers with policyd.on_backend_error - a dead Redis never makes a
  * request wait. A lost connection is retried by itself after a backoff
- * of 100 ms doubling to 5 s (reset once up again).
+ * of 100 ms doubling to 1 s (reset once up again), so service resumes
+ * within a second of Redis coming back.
  *
  * Every wait has a timer. hiredis 0.14 has neither a connect timeout nor
  * a command timeout, so both are ours: a connect that takes longer than
@@ -51,7 +52,7 @@
 #include "rconn.h"
 
 #define AREDIS_BACKOFF_MIN_MS	100
-#define AREDIS_BACKOFF_MAX_MS	5000
+#define AREDIS_BACKOFF_MAX_MS	1000	/* back within a second of Redis coming back */
 #define AREDIS_ADDR_MAX		(ENDPOINT_HOST_MAX + 32)
 
 enum aredis_state {

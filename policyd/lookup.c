@@ -1,0 +1,177 @@
+/*
+ * lookup.c - asynchronous lookups shared by mhpolicyd's jobs: a domain's
+ * settings, and its MX set.
+ *
+ * The MX set is cached in Redis (mh:{DOMAIN}:mx, the text of
+ * mx_set_format, "" for a domain without MX records) for as long as its
+ * DNS TTL says, clamped to LOOKUP_MX_TTL_MIN..LOOKUP_MX_TTL_MAX, so that
+ * every node shares one answer; each node then works out its own
+ * standing from node.hostnames. A cache miss asks DNS and writes the
+ * answer back (without waiting for the write). A DNS failure (SERVFAIL,
+ * timeout) is not cached: the caller processes the mail as configured
+ * and this module logs a warning. A Redis failure on the cache read
+ * falls through to DNS: the MX check does not need Redis to work.
+ *
+ * Public functions: lookup_domain, lookup_mx.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aredis.h"
+#include "dnsq.h"
+#include "keys.h"
+#include "log.h"
+#include "policyd.h"
+
+#define LOOKUP_MX_TTL_MIN	60	/* seconds an MX set is cached at least */
+#define LOOKUP_MX_TTL_MAX	86400	/* and at most */
+
+struct lookup_domain_req {
+	const struct conf *conf;
+	char	name[DOMAIN_NAME_MAX + 1];
+	lookup_domain_cb *cb;
+	void   *arg;
+};
+
+/* lookup_domain_reply - HGETALL answered (or failed: NULL) */
+static void
+lookup_domain_reply(redisReply *r, void *arg)
+{
+	struct lookup_domain_req *req = arg;
+	struct domain d;
+	enum store_result res = store_domain_from_reply(req->conf, req->name, r, &d);
+
+	req->cb(res, res == STORE_OK ? &d : NULL, req->arg);
+	free(req);
+}
+
+/* lookup_domain - a domain's settings with the defaults of conf */
+int
+lookup_domain(struct policyd *pd, const struct conf *conf, const char *name,
+	      lookup_domain_cb *cb, void *arg)
+{
+	struct lookup_domain_req *req;
+	char	key[KEYS_MAX];
+
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		msg_panic("lookup: out of memory");
+	req->conf = conf;
+	snprintf(req->name, sizeof(req->name), "%s", name);
+	req->cb = cb;
+	req->arg = arg;
+	keys_domain_cfg(key, sizeof(key), name);
+	if (aredis_command(pd->redis, lookup_domain_reply, req, "HGETALL %s", key) < 0) {
+		free(req);
+		return -1;
+	}
+	return 0;
+}
+
+struct lookup_mx_req {
+	struct policyd *pd;
+	char	domain[DOMAIN_NAME_MAX + 1];
+	lookup_mx_cb *cb;
+	void   *arg;
+};
+
+/* lookup_mx_done - answer and free */
+static void
+lookup_mx_done(struct lookup_mx_req *req, int dns_ok, const struct mx_set *set)
+{
+	static const struct mx_set empty;
+
+	req->cb(dns_ok, set ? set : &empty, req->arg);
+	free(req);
+}
+
+/* lookup_mx_stored - the cache write finished; nothing to do */
+static void
+lookup_mx_stored(redisReply *r, void *arg)
+{
+	(void) r;
+	(void) arg;
+}
+
+/* lookup_mx_dns - DNS answered */
+static void
+lookup_mx_dns(enum dnsq_status status, const struct mx_set *set, uint32_t ttl, void *arg)
+{
+	struct lookup_mx_req *req = arg;
+	char	key[KEYS_MAX];
+	char	text[MX_TEXT_MAX];
+	static const struct mx_set empty;
+
+	switch (status) {
+	case DNSQ_OK:
+	case DNSQ_NXDOMAIN:
+	case DNSQ_NODATA:
+		if (status != DNSQ_OK)
+			set = &empty;
+		if (ttl < LOOKUP_MX_TTL_MIN)
+			ttl = LOOKUP_MX_TTL_MIN;
+		if (ttl > LOOKUP_MX_TTL_MAX)
+			ttl = LOOKUP_MX_TTL_MAX;
+		keys_domain_mx(key, sizeof(key), req->domain);
+		if (mx_set_format(set, text, sizeof(text)) != NULL)
+			(void) aredis_command(req->pd->redis, lookup_mx_stored, NULL, "SET %s %s EX %u",
+					      key, text, (unsigned) ttl);
+		lookup_mx_done(req, 1, set);
+		return;
+	case DNSQ_CANCELLED:
+		lookup_mx_done(req, 0, NULL);
+		return;
+	default:
+		msg_warn("MX lookup for %s failed (%s): processing as configured", req->domain,
+			 dnsq_status_name(status));
+		lookup_mx_done(req, 0, NULL);
+		return;
+	}
+}
+
+/* lookup_mx_ask_dns - cache miss or Redis trouble */
+static void
+lookup_mx_ask_dns(struct lookup_mx_req *req)
+{
+	if (dnsq_mx(req->pd->dns, req->domain, lookup_mx_dns, req) < 0) {
+		msg_warn("MX lookup for %s could not start: processing as configured", req->domain);
+		lookup_mx_done(req, 0, NULL);
+	}
+}
+
+/* lookup_mx_cached - the cache read answered */
+static void
+lookup_mx_cached(redisReply *r, void *arg)
+{
+	struct lookup_mx_req *req = arg;
+	struct mx_set set;
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		if (mx_set_parse(r->str, &set) == 0) {
+			lookup_mx_done(req, 1, &set);
+			return;
+		}
+		msg_warn("MX cache of %s holds garbage; asking DNS", req->domain);
+	}
+	lookup_mx_ask_dns(req);
+}
+
+/* lookup_mx - cached MX set, else DNS */
+void
+lookup_mx(struct policyd *pd, const char *domain, lookup_mx_cb *cb, void *arg)
+{
+	struct lookup_mx_req *req;
+	char	key[KEYS_MAX];
+
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		msg_panic("lookup: out of memory");
+	req->pd = pd;
+	snprintf(req->domain, sizeof(req->domain), "%s", domain);
+	req->cb = cb;
+	req->arg = arg;
+	keys_domain_mx(key, sizeof(key), domain);
+	if (aredis_command(pd->redis, lookup_mx_cached, req, "GET %s", key) < 0)
+		lookup_mx_ask_dns(req);
+}

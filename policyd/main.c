@@ -1,0 +1,318 @@
+/*
+ * main.c - mhpolicyd: the Postfix policy server and routing socketmap.
+ *
+ *	mhpolicyd [-c FILE] [-f] [-v...] [-V]
+ *
+ * Reads mhkit.conf (exit 78 on any error in it), binds policyd.listen
+ * and policyd.socketmap, drops to `user` (when set), writes `pidfile`,
+ * and serves both protocols on one libevent loop, with one asynchronous
+ * Redis connection and one c-ares resolver. Without -f it detaches and
+ * logs to syslog (syslog_facility, default mail); with -f it stays in
+ * the foreground and logs to stderr.
+ *
+ * Signals: SIGHUP re-reads the configuration; a broken file is refused,
+ * logged, and the old settings stay in force. Settings of redis.* and
+ * dns.* take effect on a reload (new connections are made); listener
+ * addresses and `user` need a restart. SIGTERM/SIGINT stop listening,
+ * close idle connections, let the requests in hand finish (at most
+ * POLICYD_DRAIN_SECONDS) and exit 0.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "aredis.h"
+#include "conf.h"
+#include "dnsq.h"
+#include "log.h"
+#include "policyd.h"
+
+#define POLICYD_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests in hand */
+
+/* a conf with the number of jobs (and the daemon) holding it */
+struct policyd_confref {
+	struct conf *conf;
+	unsigned refs;
+};
+
+#define POLICYD_CONFS_MAX	64	/* configurations alive at once (reload storms) */
+static struct policyd_confref policyd_confs[POLICYD_CONFS_MAX];
+
+/* policyd_conf_track - start counting references to a new conf */
+static int
+policyd_conf_track(struct conf *conf)
+{
+	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
+		if (policyd_confs[i].conf == NULL) {
+			policyd_confs[i].conf = conf;
+			policyd_confs[i].refs = 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* policyd_conf_hold - a job keeps the conf in force when it starts */
+struct conf *
+policyd_conf_hold(struct policyd *pd)
+{
+	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
+		if (policyd_confs[i].conf == pd->conf) {
+			policyd_confs[i].refs++;
+			return pd->conf;
+		}
+	}
+	msg_panic("policyd_conf_hold: untracked configuration");
+}
+
+/* policyd_conf_release - the last one out frees it */
+void
+policyd_conf_release(struct conf *conf)
+{
+	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
+		if (policyd_confs[i].conf == conf) {
+			if (--policyd_confs[i].refs == 0) {
+				conf_free(conf);
+				policyd_confs[i].conf = NULL;
+			}
+			return;
+		}
+	}
+	msg_panic("policyd_conf_release: untracked configuration");
+}
+
+/* policyd_same_backends - whether redis.* and dns.* are unchanged */
+static int
+policyd_same_backends(const struct conf *a, const struct conf *b)
+{
+	if (strcmp(a->redis_host, b->redis_host) || a->redis_port != b->redis_port
+	    || strcmp(a->redis_unix, b->redis_unix) || a->redis_db != b->redis_db
+	    || strcmp(a->redis_user, b->redis_user) || strcmp(a->redis_password, b->redis_password)
+	    || a->redis_timeout_ms != b->redis_timeout_ms
+	    || strcmp(a->redis_sentinel_master, b->redis_sentinel_master)
+	    || a->redis_sentinel_count != b->redis_sentinel_count
+	    || a->dns_server_count != b->dns_server_count || a->dns_timeout_ms != b->dns_timeout_ms)
+		return 0;
+	for (size_t i = 0; i < a->redis_sentinel_count; i++)
+		if (strcmp(a->redis_sentinels[i].host, b->redis_sentinels[i].host)
+		    || a->redis_sentinels[i].port != b->redis_sentinels[i].port)
+			return 0;
+	for (size_t i = 0; i < a->dns_server_count; i++)
+		if (strcmp(a->dns_servers[i].host, b->dns_servers[i].host)
+		    || a->dns_servers[i].port != b->dns_servers[i].port)
+			return 0;
+	return 1;
+}
+
+static const char *policyd_conf_path;
+static char pd_pidfile[CONF_STR_MAX + 1];	/* written at start, removed at exit */
+
+/* policyd_reload - SIGHUP */
+static void
+policyd_reload(struct policyd *pd)
+{
+	char	err[1200];
+	struct conf *conf = conf_load(policyd_conf_path, err, sizeof(err));
+	struct dnsq *dns;
+
+	if (conf == NULL) {
+		msg_error("reload refused, old settings stay in force: %s", err);
+		return;
+	}
+	if (policyd_conf_track(conf) < 0) {
+		msg_error("reload refused: too many configurations still in use");
+		conf_free(conf);
+		return;
+	}
+	if (!policyd_same_backends(pd->conf, conf)) {
+		if ((dns = dnsq_new(pd->base, conf, err, sizeof(err))) == NULL) {
+			msg_error("reload refused, old settings stay in force: dns: %s", err);
+			policyd_conf_release(conf);
+			return;
+		}
+		dnsq_free(pd->dns);
+		pd->dns = dns;
+		aredis_free(pd->redis);
+		pd->redis = aredis_new(pd->base, conf);
+	}
+	policyd_conf_release(pd->conf);
+	pd->conf = conf;
+	msg_info("reloaded %s", conf->path);
+}
+
+static void
+policyd_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct policyd *pd = arg;
+
+	(void) what;
+	if (sig == SIGHUP) {
+		policyd_reload(pd);
+		return;
+	}
+	if (pd->draining)
+		return;
+	msg_info("stopping on signal %d: %zu connections to finish", (int) sig, pd->nconns);
+	pd->draining = 1;
+	server_drain(pd);
+	{
+		struct timeval tv = {POLICYD_DRAIN_SECONDS, 0};
+
+		evtimer_add(pd->drain_timer, &tv);
+	}
+}
+
+static void
+policyd_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct policyd *pd = arg;
+
+	(void) fd;
+	(void) what;
+	msg_warn("stopping: %zu connections still busy after %d s; exiting anyway",
+		 pd->nconns, POLICYD_DRAIN_SECONDS);
+	event_base_loopexit(pd->base, NULL);
+}
+
+/* policyd_drop_privileges - become `user` after binding */
+static void
+policyd_drop_privileges(const struct conf *conf)
+{
+	struct passwd *pw;
+
+	if (*conf->user == 0) {
+		if (geteuid() == 0)
+			msg_warn("running as root: set `user` in %s to drop privileges", conf->path);
+		return;
+	}
+	if ((pw = getpwnam(conf->user)) == NULL)
+		msg_fatal(EX_CONFIG, "%s: user: no such user \"%s\"", conf->path, conf->user);
+	if (geteuid() != 0) {
+		if (geteuid() != pw->pw_uid)
+			msg_fatal(EX_NOPERM, "user %s: need to start as root to become it", conf->user);
+		return;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
+	    || setuid(pw->pw_uid) < 0)
+		msg_fatal(EX_OSERR, "cannot become user %s: %s", conf->user, strerror(errno));
+	if (setuid(0) == 0)
+		msg_fatal(EX_SOFTWARE, "privileges could be regained after dropping them");
+}
+
+/* policyd_pidfile - write our PID (after detaching) */
+static void
+policyd_pidfile(const struct conf *conf)
+{
+	FILE   *fp;
+
+	if (*conf->pidfile == 0)
+		return;
+	if ((fp = fopen(conf->pidfile, "w")) == NULL) {
+		msg_warn("pidfile %s: %s", conf->pidfile, strerror(errno));
+		return;
+	}
+	fprintf(fp, "%ld\n", (long) getpid());
+	fclose(fp);
+	snprintf(pd_pidfile, sizeof(pd_pidfile), "%s", conf->pidfile);
+}
+
+static void
+policyd_usage(void)
+{
+	fprintf(stderr, "usage: mhpolicyd [-c FILE] [-f] [-v] [-V]\n");
+	exit(EX_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct policyd pd;
+	char	err[1200];
+	int	foreground = 0, verbose = 0, ch;
+	struct event *sigs[4];
+	const int signals[4] = {SIGHUP, SIGTERM, SIGINT, 0};
+
+	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			policyd_conf_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("mhpolicyd (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		default:
+			policyd_usage();
+		}
+	}
+	if (optind != argc)
+		policyd_usage();
+	log_open("mhpolicyd", 1, NULL);
+	log_set_verbose(verbose);
+
+	memset(&pd, 0, sizeof(pd));
+	if ((pd.conf = conf_load(policyd_conf_path, err, sizeof(err))) == NULL)
+		msg_fatal(EX_CONFIG, "%s", err);
+	policyd_conf_track(pd.conf);
+	signal(SIGPIPE, SIG_IGN);
+	if ((pd.base = event_base_new()) == NULL)
+		msg_fatal(EX_OSERR, "cannot create the event loop");
+	if (server_listen(&pd, err, sizeof(err)) < 0)
+		msg_fatal(EX_OSERR, "%s", err);
+	policyd_drop_privileges(pd.conf);
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
+		log_open("mhpolicyd", 0, pd.conf->syslog_facility);
+		/* libevent needs a new backend after fork */
+		event_reinit(pd.base);
+	}
+	policyd_pidfile(pd.conf);
+	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
+		msg_fatal(EX_CONFIG, "dns: %s", err);
+	pd.redis = aredis_new(pd.base, pd.conf);
+	pd.drain_timer = evtimer_new(pd.base, policyd_drain_timeout, &pd);
+	for (int i = 0; signals[i]; i++) {
+		sigs[i] = evsignal_new(pd.base, signals[i], policyd_on_signal, &pd);
+		evsignal_add(sigs[i], NULL);
+	}
+	msg_info("ready: policy %s, socketmap %s, redis %s",
+		 pd.conf->policyd_listen.kind ? "on" : "off",
+		 pd.conf->policyd_socketmap.kind ? "on" : "off", aredis_address(pd.redis));
+
+	event_base_dispatch(pd.base);
+
+	msg_info("stopped: %lu policy requests, %lu socketmap lookups answered", pd.requests, pd.lookups);
+	for (int i = 0; signals[i]; i++)
+		event_free(sigs[i]);
+	event_free(pd.drain_timer);
+	aredis_free(pd.redis);
+	dnsq_free(pd.dns);
+	if (pd.policy_listener)
+		evconnlistener_free(pd.policy_listener);
+	if (pd.socketmap_listener)
+		evconnlistener_free(pd.socketmap_listener);
+	policyd_conf_release(pd.conf);
+	event_base_free(pd.base);
+	if (*pd_pidfile && unlink(pd_pidfile) < 0 && errno != ENOENT)
+		msg_warn("pidfile %s: %s", pd_pidfile, strerror(errno));
+	log_close();
+	return 0;
+}

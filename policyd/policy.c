@@ -1,0 +1,463 @@
+/*
+ * policy.c - Postfix policy requests: the relay/backup recipient check.
+ *
+ * A request at RCPT (protocol_state=RCPT, not policy_context=outbound)
+ * becomes a job that walks the decision of common/decide.c, doing each
+ * lookup it asks for on the event loop: the domain's settings (Redis),
+ * its MX set (lookup.c: Redis cache, else DNS), the user list and the
+ * sender lists (Redis), and the domain's DNSBL zones (Redis cache, else
+ * DNS, all zones at once). Other requests (other protocol states,
+ * outbound) get DUNNO at once. A job whose connection goes away keeps
+ * running to its end (its callbacks still point at it) and drops its
+ * answer.
+ *
+ * DNSBL answers are cached in Redis under mh:{dnsbl:ZONE:IP}: "listed
+ * TXT", "clean" or "error", for the TTL DNS gave (listed/clean) or
+ * POLICY_DNSBL_ERR_TTL; lookups that failed are not cached.
+ *
+ * Logging, in Postfix's style, for every reject or defer:
+ *   QUEUEID: reject: RCPT from NAME[ADDR]: 554 5.7.1 ...; from=<S> to=<R> proto=ESMTP helo=<H>
+ * and with -v every step of the decision.
+ *
+ * Public functions: policy_handle, policy_conn_gone.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aredis.h"
+#include "decide.h"
+#include "dnsq.h"
+#include "keys.h"
+#include "log.h"
+#include "policy_proto.h"
+#include "policyd.h"
+
+#define POLICY_DNSBL_TTL_MIN	60	/* seconds a DNSBL answer is cached at least */
+#define POLICY_DNSBL_TTL_MAX	86400
+#define POLICY_DNSBL_ERR_TTL	300	/* an error-code answer */
+#define POLICY_ATTR_LOG_MAX	120	/* bytes of an attribute quoted in a log line */
+
+struct policy_job {
+	struct policyd *pd;
+	struct conn *conn;		/* NULL once the client went away */
+	struct conf *conf;		/* held for the job's life */
+	struct decide d;
+	int	in_run;			/* policy_run is on the stack */
+	int	step_done;		/* the step finished while in_run */
+	unsigned pending;		/* lookups of the current step still out */
+	char	queue_id[32];
+	char	client_name[POLICY_ATTR_LOG_MAX + 1];
+	char	helo[POLICY_ATTR_LOG_MAX + 1];
+	char	sender[POLICY_ATTR_LOG_MAX + 1];
+	char	recipient[POLICY_ATTR_LOG_MAX + 1];
+	/* senderlist step */
+	struct store_slq slq;
+	struct senderlist_hits hits;
+	int	slq_failed;
+	/* dnsbl step */
+	struct decide_dnsbl_result dnsbl[DOMAIN_DNSBL_MAX];
+	char	dnsbl_txt[DOMAIN_DNSBL_MAX][DNSQ_TXT_MAX + 1];
+};
+
+/* one DNSBL zone being checked */
+struct policy_dnsbl {
+	struct policy_job *job;
+	size_t	index;
+	char	name[DNSBL_NAME_MAX + 1];
+	char	key[KEYS_MAX];
+	uint32_t ttl;
+};
+
+static void policy_run(struct policy_job *);
+
+/* policy_step_done - a lookup finished: go on (now, or when policy_run unwinds) */
+static void
+policy_step_done(struct policy_job *job)
+{
+	if (job->in_run)
+		job->step_done = 1;
+	else
+		policy_run(job);
+}
+
+/* policy_conn_gone - the client closed while we decided */
+void
+policy_conn_gone(void *arg)
+{
+	struct policy_job *job = arg;
+
+	job->conn = NULL;
+}
+
+/* policy_log - Postfix-style line for rejects and defers; the trace with -v */
+static void
+policy_log(const struct policy_job *job)
+{
+	const struct reply *r = &job->d.reply;
+	char	client_ip[64];
+
+	snprintf(client_ip, sizeof(client_ip), "%s", job->d.client_ip[0] ? job->d.client_ip : "unknown");
+	if (msg_verbose)
+		for (size_t i = 0; i < job->d.ntrace; i++)
+			msg_info("%s: policy: to=<%s>: %s", job->queue_id, job->recipient, job->d.trace[i]);
+	if (r->kind == REPLY_REJECT || r->kind == REPLY_DEFER)
+		msg_info("%s: %s: RCPT from %s[%s]: %s; from=<%s> to=<%s> proto=ESMTP helo=<%s>",
+			 job->queue_id, r->kind == REPLY_REJECT ? "reject" : "defer",
+			 job->client_name, client_ip, r->text, job->sender, job->recipient, job->helo);
+}
+
+/* policy_finish - answer the client (if still there) and free the job */
+static void
+policy_finish(struct policy_job *job)
+{
+	char	buf[POLICY_REPLY_MAX];
+	int	n;
+
+	policy_log(job);
+	job->pd->requests++;
+	if (job->conn) {
+		if ((n = policy_reply_format(buf, sizeof(buf), job->d.reply.text)) < 0)
+			msg_panic("policy: unformattable action \"%s\"", job->d.reply.text);
+		conn_reply(job->conn, buf, (size_t) n);
+	}
+	store_slq_free(&job->slq);
+	policyd_conf_release(job->conf);
+	free(job);
+}
+
+/* --- the steps ------------------------------------------------------------------ */
+
+static void
+policy_domain_done(enum store_result res, const struct domain *d, void *arg)
+{
+	struct policy_job *job = arg;
+
+	decide_domain(&job->d, res, d);
+	policy_step_done(job);
+}
+
+static void
+policy_mx_done(int dns_ok, const struct mx_set *set, void *arg)
+{
+	struct policy_job *job = arg;
+
+	decide_mx(&job->d, dns_ok, set);
+	policy_step_done(job);
+}
+
+static void
+policy_userlist_done(redisReply *r, void *arg)
+{
+	struct policy_job *job = arg;
+
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+		decide_userlist(&job->d, STORE_ERROR);
+	else
+		decide_userlist(&job->d, r->integer == 1 ? STORE_OK : STORE_NOTFOUND);
+	policy_step_done(job);
+}
+
+struct policy_slq_arg {
+	struct policy_job *job;
+	int	k;
+};
+
+static void
+policy_senderlist_reply(redisReply *r, void *arg)
+{
+	struct policy_slq_arg *a = arg;
+	struct policy_job *job = a->job;
+
+	if (store_slq_reply(&job->slq, a->k, r, &job->hits) < 0)
+		job->slq_failed = 1;
+	free(a);
+	if (--job->pending > 0)
+		return;
+	decide_senderlist(&job->d, job->slq_failed ? STORE_ERROR : STORE_OK, &job->hits);
+	policy_step_done(job);
+}
+
+/* policy_senderlist - four SMISMEMBER at once */
+static void
+policy_senderlist(struct policy_job *job)
+{
+	store_slq_init(&job->slq, job->d.domain.name, &job->d.sender, job->d.client_ip);
+	memset(&job->hits, 0, sizeof(job->hits));
+	job->slq_failed = 0;
+	if (job->slq.n == 0) {
+		decide_senderlist(&job->d, STORE_OK, &job->hits);
+		policy_step_done(job);
+		return;
+	}
+	job->pending = 1;		/* held until all four are sent */
+	for (int k = 0; k < 4; k++) {
+		struct policy_slq_arg *a = malloc(sizeof(*a));
+		const char **argv;
+		const size_t *lens;
+		int	argc = store_slq_command(&job->slq, k, &argv, &lens);
+
+		if (a == NULL)
+			msg_panic("policy: out of memory");
+		a->job = job;
+		a->k = k;
+		job->pending++;
+		if (aredis_commandargv(job->pd->redis, policy_senderlist_reply, a, argc, argv, lens) < 0) {
+			free(a);
+			job->pending--;
+			job->slq_failed = 1;
+			break;
+		}
+	}
+	if (--job->pending == 0) {
+		decide_senderlist(&job->d, job->slq_failed ? STORE_ERROR : STORE_OK, &job->hits);
+		policy_step_done(job);
+	}
+}
+
+/* policy_dnsbl_finish_one - one zone known */
+static void
+policy_dnsbl_finish_one(struct policy_dnsbl *z, enum dnsbl_answer answer, const char *txt)
+{
+	struct policy_job *job = z->job;
+
+	job->dnsbl[z->index].answer = answer;
+	snprintf(job->dnsbl_txt[z->index], sizeof(job->dnsbl_txt[z->index]), "%s", txt ? txt : "");
+	job->dnsbl[z->index].txt = job->dnsbl_txt[z->index];
+	free(z);
+	if (--job->pending > 0)
+		return;
+	decide_dnsbl(&job->d, job->dnsbl, job->d.domain.dnsbl_count);
+	policy_step_done(job);
+}
+
+static void
+policy_ignore_reply(redisReply *r, void *arg)
+{
+	(void) r;
+	(void) arg;
+}
+
+/* policy_dnsbl_store - cache an answer (not waited for) */
+static void
+policy_dnsbl_store(struct policy_dnsbl *z, const char *value, uint32_t ttl)
+{
+	if (ttl < POLICY_DNSBL_TTL_MIN)
+		ttl = POLICY_DNSBL_TTL_MIN;
+	if (ttl > POLICY_DNSBL_TTL_MAX)
+		ttl = POLICY_DNSBL_TTL_MAX;
+	(void) aredis_command(z->job->pd->redis, policy_ignore_reply, NULL, "SET %s %s EX %u",
+			      z->key, value, (unsigned) ttl);
+}
+
+static void
+policy_dnsbl_txt(enum dnsq_status status, const char *txt, uint32_t ttl, void *arg)
+{
+	struct policy_dnsbl *z = arg;
+	char	value[DNSQ_TXT_MAX + 8];
+
+	(void) ttl;
+	if (status != DNSQ_OK)
+		txt = "";
+	snprintf(value, sizeof(value), "listed %s", txt);
+	policy_dnsbl_store(z, value, z->ttl);
+	policy_dnsbl_finish_one(z, DNSBL_ANSWER_LISTED, txt);
+}
+
+static void
+policy_dnsbl_a(enum dnsq_status status, const unsigned char (*addrs)[4], size_t count,
+	       uint32_t ttl, void *arg)
+{
+	struct policy_dnsbl *z = arg;
+	enum dnsbl_answer answer;
+
+	switch (status) {
+	case DNSQ_OK:
+		answer = dnsbl_classify(addrs, count);
+		break;
+	case DNSQ_NXDOMAIN:
+	case DNSQ_NODATA:
+		answer = DNSBL_ANSWER_CLEAN;
+		break;
+	default:
+		msg_warn("DNSBL lookup %s failed (%s): ignored", z->name, dnsq_status_name(status));
+		policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
+		return;
+	}
+	if (answer == DNSBL_ANSWER_LISTED) {
+		z->ttl = ttl;
+		if (dnsq_txt(z->job->pd->dns, z->name, policy_dnsbl_txt, z) == 0)
+			return;
+		policy_dnsbl_store(z, "listed ", ttl);
+		policy_dnsbl_finish_one(z, answer, NULL);
+		return;
+	}
+	if (answer == DNSBL_ANSWER_ERRCODE)
+		msg_warn("DNSBL %s answered with an error code (127.255.255.0/24): ignored", z->name);
+	policy_dnsbl_store(z, answer == DNSBL_ANSWER_CLEAN ? "clean" : "error",
+			   answer == DNSBL_ANSWER_CLEAN ? ttl : POLICY_DNSBL_ERR_TTL);
+	policy_dnsbl_finish_one(z, answer, NULL);
+}
+
+/* policy_dnsbl_ask - cache miss: ask DNS */
+static void
+policy_dnsbl_ask(struct policy_dnsbl *z)
+{
+	if (dnsq_a(z->job->pd->dns, z->name, policy_dnsbl_a, z) < 0)
+		policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
+}
+
+static void
+policy_dnsbl_cached(redisReply *r, void *arg)
+{
+	struct policy_dnsbl *z = arg;
+
+	if (r && r->type == REDIS_REPLY_STRING) {
+		if (strncmp(r->str, "listed ", 7) == 0) {
+			policy_dnsbl_finish_one(z, DNSBL_ANSWER_LISTED, r->str + 7);
+			return;
+		}
+		if (strcmp(r->str, "clean") == 0) {
+			policy_dnsbl_finish_one(z, DNSBL_ANSWER_CLEAN, NULL);
+			return;
+		}
+		if (strcmp(r->str, "error") == 0) {
+			policy_dnsbl_finish_one(z, DNSBL_ANSWER_ERRCODE, NULL);
+			return;
+		}
+	}
+	policy_dnsbl_ask(z);
+}
+
+/* policy_dnsbl - every zone at once */
+static void
+policy_dnsbl(struct policy_job *job)
+{
+	size_t	count = job->d.domain.dnsbl_count;
+
+	job->pending = 1;
+	for (size_t i = 0; i < count; i++) {
+		struct policy_dnsbl *z = calloc(1, sizeof(*z));
+
+		if (z == NULL)
+			msg_panic("policy: out of memory");
+		z->job = job;
+		z->index = i;
+		job->pending++;
+		if (dnsbl_query_name(job->d.client_ip, job->d.domain.dnsbls[i], z->name, sizeof(z->name)) < 0) {
+			policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
+			continue;
+		}
+		keys_dnsbl(z->key, sizeof(z->key), job->d.domain.dnsbls[i], job->d.client_ip);
+		if (aredis_command(job->pd->redis, policy_dnsbl_cached, z, "GET %s", z->key) < 0)
+			policy_dnsbl_ask(z);
+	}
+	if (--job->pending == 0) {
+		decide_dnsbl(&job->d, job->dnsbl, count);
+		policy_step_done(job);
+	}
+}
+
+/* policy_run - start the lookups the decision asks for, until it waits or is done */
+static void
+policy_run(struct policy_job *job)
+{
+	char	key[KEYS_MAX];
+
+	job->in_run = 1;
+	for (;;) {
+		job->step_done = 0;
+		switch (job->d.next) {
+		case DECIDE_STEP_DOMAIN:
+			if (lookup_domain(job->pd, job->conf, job->d.rcpt_addr.domain, policy_domain_done, job) < 0) {
+				decide_domain(&job->d, STORE_ERROR, NULL);
+				continue;
+			}
+			break;
+		case DECIDE_STEP_MX:
+			lookup_mx(job->pd, job->d.domain.name, policy_mx_done, job);
+			break;
+		case DECIDE_STEP_USERLIST:
+			keys_domain_users(key, sizeof(key), job->d.domain.name);
+			if (aredis_command(job->pd->redis, policy_userlist_done, job, "SISMEMBER %s %s", key,
+					   job->d.rcpt_addr.local) < 0) {
+				decide_userlist(&job->d, STORE_ERROR);
+				continue;
+			}
+			break;
+		case DECIDE_STEP_SENDERLIST:
+			policy_senderlist(job);
+			break;
+		case DECIDE_STEP_DNSBL:
+			policy_dnsbl(job);
+			break;
+		case DECIDE_STEP_CALLAHEAD:
+			decide_callahead(&job->d);
+			continue;
+		case DECIDE_STEP_DONE:
+			job->in_run = 0;
+			policy_finish(job);
+			return;
+		}
+		if (!job->step_done)
+			break;			/* waiting: a callback calls policy_run */
+	}
+	job->in_run = 0;
+}
+
+/* policy_attr - an attribute for logging: bounded, printable */
+static void
+policy_attr(const struct policy_parser *p, const char *name, char *out, size_t outlen, const char *dflt)
+{
+	const char *v = policy_request_get(p, name);
+
+	if (v == NULL || *v == 0)
+		v = dflt;
+	log_printable(out, outlen, v, strlen(v));
+}
+
+/* policy_handle - one complete request */
+void
+policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser *p)
+{
+	const char *request = policy_request_get(p, "request");
+	const char *state = policy_request_get(p, "protocol_state");
+	const char *context = policy_request_get(p, "policy_context");
+	const char *rcpt = policy_request_get(p, "recipient");
+	struct policy_job *job;
+	char	buf[POLICY_REPLY_MAX];
+	int	n;
+
+	if (request == NULL || strcmp(request, "smtpd_access_policy") != 0) {
+		msg_warn("policy: request from %s is not smtpd_access_policy (%.40s): DUNNO",
+			 conn_peer(conn), request ? request : "none");
+		goto dunno;
+	}
+	/* outbound counting and non-RCPT stages belong to other steps */
+	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt == NULL
+	    || (context && strcmp(context, "outbound") == 0))
+		goto dunno;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		msg_panic("policy: out of memory");
+	job->pd = pd;
+	job->conn = conn;
+	job->conf = policyd_conf_hold(pd);
+	policy_attr(p, "queue_id", job->queue_id, sizeof(job->queue_id), "NOQUEUE");
+	policy_attr(p, "client_name", job->client_name, sizeof(job->client_name), "unknown");
+	policy_attr(p, "helo_name", job->helo, sizeof(job->helo), "");
+	policy_attr(p, "sender", job->sender, sizeof(job->sender), "");
+	policy_attr(p, "recipient", job->recipient, sizeof(job->recipient), "");
+	decide_start(&job->d, job->conf, rcpt, policy_request_get(p, "sender"),
+		     policy_request_get(p, "client_address"));
+	conn_set_job(conn, job, policy_conn_gone);
+	policy_run(job);
+	return;
+
+dunno:
+	pd->requests++;
+	n = policy_reply_format(buf, sizeof(buf), "DUNNO");
+	conn_reply(conn, buf, (size_t) n);
+}

@@ -1,0 +1,74 @@
+/* policyd.h - what the parts of mhpolicyd share (see main.c, server.c) */
+#ifndef MH_POLICYD_H
+#define MH_POLICYD_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "domain.h"
+#include "mx.h"
+#include "store.h"
+
+struct aredis;
+struct dnsq;
+struct conn;
+
+/* the daemon: one event loop, one Redis connection, one resolver */
+struct policyd {
+	struct event_base *base;
+	struct conf *conf;		/* in force; jobs hold their own reference */
+	struct aredis *redis;
+	struct dnsq *dns;
+	struct evconnlistener *policy_listener;
+	struct evconnlistener *socketmap_listener;
+	struct conn *conns;		/* open client connections */
+	size_t	nconns;
+	size_t	max_conns;
+	int	draining;		/* SIGTERM: finish what is in hand, then exit */
+	struct event *drain_timer;
+	unsigned long requests;		/* policy requests answered */
+	unsigned long lookups;		/* socketmap lookups answered */
+};
+
+/* configuration references: jobs keep the conf they started with across a reload */
+struct conf *policyd_conf_hold(struct policyd *);
+void	policyd_conf_release(struct conf *);
+
+/* server.c: connections */
+enum conn_kind {
+	CONN_POLICY,
+	CONN_SOCKETMAP
+};
+
+int	server_listen(struct policyd *, char *err, size_t errlen);
+void	server_stop_listening(struct policyd *);
+/* conn_reply - write bytes of an answer and read the next request */
+void	conn_reply(struct conn *, const char *data, size_t len);
+/* conn_close_after_reply - write bytes, then close (protocol errors) */
+void	conn_close_after_reply(struct conn *, const char *data, size_t len);
+/* conn_peer - "127.0.0.1:12345" or "unix" */
+const char *conn_peer(const struct conn *);
+/* server_drain - SIGTERM: stop listening, close connections not deciding a request */
+void	server_drain(struct policyd *);
+
+/* policy.c, socketmap.c: one complete request on a connection */
+struct policy_parser;
+struct socketmap_parser;
+void	policy_handle(struct policyd *, struct conn *, const struct policy_parser *);
+void	socketmap_handle(struct policyd *, struct conn *, const struct socketmap_parser *);
+/* the job of a connection that closes while the job runs must forget the connection */
+void	policy_conn_gone(void *job);
+void	socketmap_conn_gone(void *job);
+void	conn_set_job(struct conn *, void *job, void (*gone)(void *));
+
+/* lookup.c: asynchronous lookups shared by the policy and socketmap jobs */
+typedef void lookup_domain_cb(enum store_result, const struct domain *, void *arg);
+typedef void lookup_mx_cb(int dns_ok, const struct mx_set *, void *arg);
+/* lookup_domain - 0: the callback will run; -1: none will, Redis is down */
+int	lookup_domain(struct policyd *, const struct conf *, const char *name, lookup_domain_cb *, void *arg);
+/* lookup_mx - the domain's MX set from the shared cache, else DNS; always calls back */
+void	lookup_mx(struct policyd *, const char *domain, lookup_mx_cb *, void *arg);
+
+#endif
