@@ -906,42 +906,39 @@ dnsq_ares_done(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 	event_active(req->ev, EV_TIMEOUT, 1);
 }
 
-/* dnsq_submit - start one query of any type */
-static int
-dnsq_submit(struct dnsq *q, enum dnsq_type type, const char *name, void *cb, void *arg)
+/* dnsq_req_new - a request on the list, its callback still to be set; NULL when out of memory */
+static struct dnsq_req *
+dnsq_req_new(struct dnsq *q, enum dnsq_type type, void *arg)
 {
-	static const int qtypes[] = {DNSQ_T_MX, DNSQ_T_A, DNSQ_T_TXT};
 	struct dnsq_req *req;
 
 	if (q->dying) {
 		msg_warn("dns: %s query while the resolver is shutting down", dnsq_type_names[type]);
-		return -1;
+		return NULL;
 	}
 	if ((req = calloc(1, sizeof(*req))) == NULL
 	    || (req->ev = evtimer_new(q->base, dnsq_req_event, req)) == NULL) {
 		free(req);
 		msg_warn("dns: %s query: out of memory", dnsq_type_names[type]);
-		return -1;
+		return NULL;
 	}
 	req->q = q;
 	req->type = type;
 	req->arg = arg;
-	switch (type) {
-	case DNSQ_TYPE_MX:
-		req->cb.mx = (dnsq_mx_cb *) cb;
-		break;
-	case DNSQ_TYPE_A:
-		req->cb.a = (dnsq_a_cb *) cb;
-		break;
-	case DNSQ_TYPE_TXT:
-		req->cb.txt = (dnsq_txt_cb *) cb;
-		break;
-	}
 	req->next = q->reqs;
 	if (q->reqs)
 		q->reqs->prev = req;
 	q->reqs = req;
 	q->pending++;
+	return req;
+}
+
+/* dnsq_req_start - send the query, or answer DNSQ_BADNAME from the loop */
+static int
+dnsq_req_start(struct dnsq_req *req, const char *name)
+{
+	static const int qtypes[] = {DNSQ_T_MX, DNSQ_T_A, DNSQ_T_TXT};
+	struct dnsq *q = req->q;
 
 	if (dnsq_name_ok(name, req->name) < 0) {
 		req->name[0] = 0;
@@ -952,7 +949,7 @@ dnsq_submit(struct dnsq *q, enum dnsq_type type, const char *name, void *cb, voi
 	}
 	evtimer_add(req->ev, &q->deadline);
 	req->in_ares = 1;
-	ares_query(q->channel, req->name, DNSQ_C_IN, qtypes[type], dnsq_ares_done, req);
+	ares_query(q->channel, req->name, DNSQ_C_IN, qtypes[req->type], dnsq_ares_done, req);
 	dnsq_timer_update(q);
 	return 0;
 }
@@ -961,21 +958,36 @@ dnsq_submit(struct dnsq *q, enum dnsq_type type, const char *name, void *cb, voi
 int
 dnsq_mx(struct dnsq *q, const char *name, dnsq_mx_cb *cb, void *arg)
 {
-	return dnsq_submit(q, DNSQ_TYPE_MX, name, (void *) cb, arg);
+	struct dnsq_req *req = dnsq_req_new(q, DNSQ_TYPE_MX, arg);
+
+	if (req == NULL)
+		return -1;
+	req->cb.mx = cb;
+	return dnsq_req_start(req, name);
 }
 
 /* dnsq_a - the IPv4 addresses of name */
 int
 dnsq_a(struct dnsq *q, const char *name, dnsq_a_cb *cb, void *arg)
 {
-	return dnsq_submit(q, DNSQ_TYPE_A, name, (void *) cb, arg);
+	struct dnsq_req *req = dnsq_req_new(q, DNSQ_TYPE_A, arg);
+
+	if (req == NULL)
+		return -1;
+	req->cb.a = cb;
+	return dnsq_req_start(req, name);
 }
 
 /* dnsq_txt - the text of name's first TXT record */
 int
 dnsq_txt(struct dnsq *q, const char *name, dnsq_txt_cb *cb, void *arg)
 {
-	return dnsq_submit(q, DNSQ_TYPE_TXT, name, (void *) cb, arg);
+	struct dnsq_req *req = dnsq_req_new(q, DNSQ_TYPE_TXT, arg);
+
+	if (req == NULL)
+		return -1;
+	req->cb.txt = cb;
+	return dnsq_req_start(req, name);
 }
 
 /* dnsq_pending - callbacks still to run */
@@ -1041,7 +1053,8 @@ dnsq_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	}
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			msg_warn("dns: cannot watch socket %d: out of memory", (int) fd);
+			msg_warn("dns: cannot watch socket %d: out of memory; its queries will time out",
+				 (int) fd);
 			return;
 		}
 		s->fd = fd;
@@ -1052,8 +1065,17 @@ dnsq_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	}
 	s->ev = event_new(q->base, fd, EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0),
 			  dnsq_sock_event, q);
-	if (s->ev == NULL || event_add(s->ev, NULL) < 0)
-		msg_warn("dns: cannot watch socket %d: its queries will time out", (int) fd);
+	if (s->ev == NULL || event_add(s->ev, NULL) < 0) {
+		msg_warn("dns: cannot watch socket %d; its queries will time out", (int) fd);
+		if (s->ev)
+			event_free(s->ev);
+		for (sp = &q->socks; *sp != NULL; sp = &(*sp)->next)
+			if (*sp == s) {
+				*sp = s->next;
+				break;
+			}
+		free(s);
+	}
 }
 
 /* dnsq_set_servers - dns.servers into the channel */

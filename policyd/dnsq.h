@@ -57,9 +57,9 @@ void	dnsq_free(struct dnsq *);
  * exactly once; -1: out of memory or the resolver is being freed, no
  * callback (logged).
  */
-int	dnsq_mx(struct dnsq *, const char *name, dnsq_mx_cb *, void *arg);
-int	dnsq_a(struct dnsq *, const char *name, dnsq_a_cb *, void *arg);
-int	dnsq_txt(struct dnsq *, const char *name, dnsq_txt_cb *, void *arg);
+int	dnsq_mx(struct dnsq *, const char *name, dnsq_mx_cb *cb, void *arg);
+int	dnsq_a(struct dnsq *, const char *name, dnsq_a_cb *cb, void *arg);
+int	dnsq_txt(struct dnsq *, const char *name, dnsq_txt_cb *cb, void *arg);
 /* dnsq_pending - queries whose callback has not run yet */
 size_t	dnsq_pending(const struct dnsq *);
 

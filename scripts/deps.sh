@@ -11,4 +11,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	libhiredis-dev libconfig-dev libevent-dev libc-ares-dev libmilter-dev \
 	libspf2-dev libjansson-dev check \
 	redis-server redis-tools redis-sentinel \
-	jq valgrind iproute2 bsdutils procps ca-certificates
+	jq valgrind iproute2 bsdutils procps ca-certificates \
+	clang libclang-rt-14-dev

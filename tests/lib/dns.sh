@@ -59,7 +59,8 @@ dns_spawn() {
 	for addrs in "${a[@]}"; do
 		listen+=(--listen "$addrs")
 	done
-	dnsd --zone "$zone" --port "$port" "${listen[@]}" \
+	# the interpreter itself, not the dnsd function: $! must be its PID
+	"$DNS_PYTHON" -B "$DNSD_PY" --zone "$zone" --port "$port" "${listen[@]}" \
 		--log "$dir/query.log" --pidfile "$dir/dnsd.pid" >>"$dir/stdout" 2>&1 &
 	pid=$!
 	register_pid "$pid"

@@ -186,6 +186,8 @@ sink_find() {
 #   24 every RCPT refused, 25 DATA refused, 26 message refused after ".".
 #   TO may be a comma-separated list.  Extra arguments go to swaks, e.g.
 #     --header 'Subject: hi' --header 'Message-ID: <m1@test>' --body 'text'
+#   (Message-ID, Subject, From, To and Date are respelled as swaks spells
+#   them, so that they replace swaks' own instead of being added twice)
 #     --helo other.test  --auth PLAIN --auth-user u --auth-password p  --tls
 #   Returns 0 (check $T_RC).
 send_mail() {
@@ -196,9 +198,30 @@ send_mail() {
 	*:*) host=${dest%:*}; port=${dest##*:} ;;
 	*) host=127.0.0.1; port=$dest ;;
 	esac
+	local -a args=()
+	local a h prev=
+	for a in "$@"; do	# swaks replaces its own headers only when spelled its way
+		if [ "$prev" = --header ]; then
+			h=$(printf '%s' "${a%%:*}" | tr '[:upper:]' '[:lower:]')
+			case $h in
+			message-id) a="Message-Id:${a#*:}" ;;
+			subject) a="Subject:${a#*:}" ;;
+			from) a="From:${a#*:}" ;;
+			to) a="To:${a#*:}" ;;
+			date) a="Date:${a#*:}" ;;
+			esac
+		fi
+		args+=("$a")
+		prev=$a
+	done
 	run swaks --server "$host" --port "$port" --from "$from" --to "$to" \
-		--helo client.test --timeout 30 "$@" 2>&1
+		--helo client.test --timeout 30 "${args[@]+"${args[@]}"}" 2>&1
 	return 0
+}
+
+# swaks_supports FEATURE - swaks can do FEATURE ("IPv6", "TLS"; swaks --support)
+swaks_supports() {
+	swaks --support 2>&1 | grep -q "^=== $1 supported"
 }
 
 # smtp_reply PATTERN - from the last send_mail's transcript: the reply to the

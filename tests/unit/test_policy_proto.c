@@ -371,7 +371,7 @@ START_TEST(test_policy_pipelined)
 	ck_assert_uint_eq(policy_request_count(p), 0);
 	ck_assert_ptr_null(policy_request_get(p, "recipient"));
 	ck_assert_int_eq(policy_parser_feed(p, two + n, len - n, &n), DONE);
-	ck_assert_uint_eq(n, 65);
+	ck_assert_uint_eq(n, 68);
 	ck_assert_str_eq(policy_request_get(p, "protocol_state"), "END-OF-MESSAGE");
 	ck_assert_str_eq(policy_request_get(p, "size"), "999");
 	ck_assert_ptr_null(policy_request_get(p, "recipient"));
