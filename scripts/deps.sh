@@ -12,4 +12,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	libspf2-dev libjansson-dev check \
 	redis-server redis-tools redis-sentinel \
 	jq valgrind iproute2 bsdutils procps ca-certificates \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev \
+	python3 python3-dnslib bind9-dnsutils

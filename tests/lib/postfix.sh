@@ -28,7 +28,7 @@ need_cmd postfix postconf postqueue postsuper
 getent passwd postfix >/dev/null && getent group postdrop >/dev/null ||
 	skip_all "postfix.sh: no postfix user or postdrop group (install the postfix package)"
 
-declare -A PF_PORTS=() PF_PIDS=() PF_V6=()
+declare -A PF_PORTS=() PF_PIDS=() PF_V6=() PF_ADDRS=()
 PF_START_TIMEOUT=20		# seconds for `postfix start` and the 220 banner
 PF_DAEMON_DIR=$(postconf -dh daemon_directory 2>/dev/null)
 PF_META_DIR=$(postconf -dh meta_directory 2>/dev/null)
@@ -63,6 +63,9 @@ postfix_confdir() { echo "$TMP/postfix-$1/etc"; }
 
 # postfix_port NAME / postfix_pid NAME (the master's PID)
 postfix_port() { echo "${PF_PORTS[$1]:-}"; }
+
+# postfix_addr NAME - the IPv4 loopback address its smtpd listens on (127.0.0.1 unless --addr)
+postfix_addr() { echo "${PF_ADDRS[$1]:-127.0.0.1}"; }
 postfix_pid() { echo "${PF_PIDS[$1]:-}"; }
 
 # postfix_log NAME - path of its log file (maillog_file)
@@ -133,7 +136,7 @@ pf_write_master() {
 	etc=$(postfix_confdir "$name")
 	{
 		echo "# master.cf for test instance $name, written by tests/lib/postfix.sh"
-		echo "127.0.0.1:$port inet n - n - - smtpd"
+		echo "$(postfix_addr "$name"):$port inet n - n - - smtpd"
 		[ "${PF_V6[$name]:-0}" = 1 ] && echo "[::1]:$port inet n - n - - smtpd"
 		cat <<'EOF'
 pickup    unix  n       -       n       60      1       pickup
@@ -166,10 +169,11 @@ EOF
 
 # pf_write_main NAME SETTINGS... - main.cf: paths, loopback, logging, then PF_DEFAULTS, then SETTINGS
 pf_write_main() {
-	local name=$1 dir etc protocols=ipv4 interfaces=127.0.0.1
+	local name=$1 dir etc protocols=ipv4 interfaces
 	shift
 	dir=$(postfix_dir "$name")
 	etc=$dir/etc
+	interfaces=127.0.0.1
 	if [ "${PF_V6[$name]:-0}" = 1 ]; then
 		protocols=all interfaces="127.0.0.1, [::1]"
 	fi
@@ -191,6 +195,15 @@ maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 alternate_config_directories = $etc
 EOF
+	# Another loopback address: Postfix wants inet_interfaces on an
+	# interface (127.0.0.N is not, outside isolate_addr_add), so it stays
+	# 127.0.0.1; smtpd binds N by master.cf, the SMTP client sends from
+	# it, and proxy_interfaces makes Postfix count it as its own for MX
+	# loop checks.
+	if [ "$(postfix_addr "$name")" != 127.0.0.1 ]; then
+		printf '%s\n' "proxy_interfaces = $(postfix_addr "$name")" \
+			"smtp_bind_address = $(postfix_addr "$name")" >>"$etc/main.cf"
+	fi
 	# a default that a SETTING names again is left out (postconf would warn)
 	local s n
 	local -A given=()
@@ -231,7 +244,7 @@ pf_spawn() {
 	[ -n "$pid" ] || return 1
 	register_pid "$pid"
 	PF_PIDS[$name]=$pid PF_LAST_PIDS[$name]=$pid
-	if ! wait_until "$PF_START_TIMEOUT" pf_banner_or_dead "$port" "$pid" || ! pid_alive "$pid"; then
+	if ! wait_until "$PF_START_TIMEOUT" pf_banner_or_dead "$port" "$pid" "$(postfix_addr "$name")" || ! pid_alive "$pid"; then
 		pf_stop_master "$name"
 		return 1
 	fi
@@ -242,28 +255,34 @@ pf_spawn() {
 	return 0
 }
 
-# pf_banner_or_dead PORT PID
+# pf_banner_or_dead PORT PID ADDR
 pf_banner_or_dead() {
-	pf_banner "$1" || ! pid_alive "$2"
+	pf_banner "$1" "$3" || ! pid_alive "$2"
 }
 
-# postfix_start NAME [--ipv6] [--master 'master.cf line']... [SETTING...]
+# postfix_start NAME [--addr 127.0.0.N] [--port N] [--ipv6] [--master 'master.cf line']... [SETTING...]
 #   Start a private Postfix; SETTINGs are main.cf lines for postconf -e
 #   ('relay_domains = example.com').  --ipv6 listens on [::1] too
 #   (inet_protocols = all; test have_ipv6 first).  --master appends a
 #   master.cf line (e.g. a second smtpd: "127.0.0.1:$p inet n - n - - smtpd
 #   -o smtpd_tls_wrappermode=yes"; continuation lines start with spaces).
+#   --addr listens on (and sends from) another loopback address instead
+#   of 127.0.0.1, --port on a given port instead of a free one: e.g. a
+#   backup MX on 127.0.0.3:25 inside isolate.sh (Postfix refuses to
+#   deliver to an MX whose address is one of its own (inet_interfaces,
+#   so 127.0.0.1, and proxy_interfaces, so the --addr): "loops back to
+#   myself"; give each MTA and sink its own 127.0.0.N, other than .1).
 #   Sets PF_PORT_<NAME> (upper case, - as _).  Tries 3 ports when a port
 #   is taken; any other failure is a hard error showing the log's tail.
 postfix_start() {
-	local name=$1 dir etc port try var
+	local name=$1 dir etc port= try var fixed=0
 	local -a settings=()
 	shift
 	case $name in '' | *[!a-z0-9-]* | -*) hard_error "postfix_start: bad instance name '$name' (use a-z, 0-9, -)" ;; esac
 	[ -z "${PF_PIDS[$name]:-}" ] || hard_error "postfix_start: instance $name is already running"
 	dir=$(postfix_dir "$name")
 	etc=$dir/etc
-	PF_V6[$name]=0
+	PF_V6[$name]=0 PF_ADDRS[$name]=127.0.0.1
 	mkdir -p "$etc" "$dir/data" "$dir/queue"
 	: >"$dir/master.extra"
 	while [ $# -gt 0 ]; do
@@ -274,6 +293,11 @@ postfix_start() {
 			shift
 			;;
 		--master) printf '%s\n' "$2" >>"$dir/master.extra"; shift 2 ;;
+		--addr)
+			case $2 in 127.*) PF_ADDRS[$name]=$2 ;; *) hard_error "postfix_start $name: --addr $2 is not a 127.0.0.0/8 address" ;; esac
+			shift 2
+			;;
+		--port) port=$2 fixed=1; shift 2 ;;
 		*) settings+=("$1"); shift ;;
 		esac
 	done
@@ -286,7 +310,7 @@ postfix_start() {
 		hard_error "postfix_start $name: user postfix cannot reach $dir/queue (a parent directory is not searchable; set TMPDIR)"
 	pf_write_main "$name" "${settings[@]+"${settings[@]}"}"
 	for try in 1 2 3; do
-		port=$(free_port) || break
+		[ "$fixed" = 1 ] || port=$(free_port) || break
 		if pf_spawn "$name" "$port"; then
 			PF_PORTS[$name]=$port
 			var=$(pf_var "$name")
@@ -296,7 +320,7 @@ postfix_start() {
 			export PF_PORT
 			return 0
 		fi
-		grep -q 'Address already in use' "$dir/maillog" "$dir/start.log" 2>/dev/null || break
+		[ "$fixed" = 0 ] && grep -q 'Address already in use' "$dir/maillog" "$dir/start.log" 2>/dev/null || break
 		echo "# postfix_start $name: port $port taken (try $try)" >&2
 		: >"$dir/maillog"
 	done
