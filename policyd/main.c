@@ -64,17 +64,35 @@ policyd_conf_track(struct conf *conf)
 	return -1;
 }
 
-/* policyd_conf_hold - a job keeps the conf in force when it starts */
+/* policyd_job_begin - a job keeps the conf in force when it starts */
 struct conf *
-policyd_conf_hold(struct policyd *pd)
+policyd_job_begin(struct policyd *pd)
 {
 	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
 		if (policyd_confs[i].conf == pd->conf) {
 			policyd_confs[i].refs++;
+			pd->jobs++;
 			return pd->conf;
 		}
 	}
-	msg_panic("policyd_conf_hold: untracked configuration");
+	msg_panic("policyd_job_begin: untracked configuration");
+}
+
+/* policyd_idle - no connection and no job left */
+int
+policyd_idle(const struct policyd *pd)
+{
+	return pd->nconns == 0 && pd->jobs == 0;
+}
+
+/* policyd_job_done - the job ended */
+void
+policyd_job_done(struct policyd *pd, struct conf *conf)
+{
+	pd->jobs--;
+	policyd_conf_release(conf);
+	if (pd->draining && policyd_idle(pd))
+		event_base_loopexit(pd->base, NULL);
 }
 
 /* policyd_conf_release - the last one out frees it */
@@ -300,11 +318,16 @@ main(int argc, char **argv)
 	event_base_dispatch(pd.base);
 
 	msg_info("stopped: %lu policy requests, %lu socketmap lookups answered", pd.requests, pd.lookups);
+	if (pd.jobs > 0) {
+		/* forced out by the drain timer: jobs still point at the backends */
+		log_close();
+		return 0;
+	}
 	for (int i = 0; signals[i]; i++)
 		event_free(sigs[i]);
 	event_free(pd.drain_timer);
-	aredis_free(pd.redis);
 	dnsq_free(pd.dns);
+	aredis_free(pd.redis);
 	if (pd.policy_listener)
 		evconnlistener_free(pd.policy_listener);
 	if (pd.socketmap_listener)

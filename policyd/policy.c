@@ -124,7 +124,7 @@ policy_finish(struct policy_job *job)
 		conn_reply(job->conn, buf, (size_t) n);
 	}
 	store_slq_free(&job->slq);
-	policyd_conf_release(job->conf);
+	policyd_job_done(job->pd, job->conf);
 	free(job);
 }
 
@@ -261,8 +261,10 @@ policy_dnsbl_txt(enum dnsq_status status, const char *txt, uint32_t ttl, void *a
 	(void) ttl;
 	if (status != DNSQ_OK)
 		txt = "";
+	/* listed either way (the A record said so); the reason text is optional */
 	snprintf(value, sizeof(value), "listed %s", txt);
-	policy_dnsbl_store(z, value, z->ttl);
+	if (status != DNSQ_CANCELLED)
+		policy_dnsbl_store(z, value, z->ttl);
 	policy_dnsbl_finish_one(z, DNSBL_ANSWER_LISTED, txt);
 }
 
@@ -444,7 +446,7 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 		msg_panic("policy: out of memory");
 	job->pd = pd;
 	job->conn = conn;
-	job->conf = policyd_conf_hold(pd);
+	job->conf = policyd_job_begin(pd);
 	policy_attr(p, "queue_id", job->queue_id, sizeof(job->queue_id), "NOQUEUE");
 	policy_attr(p, "client_name", job->client_name, sizeof(job->client_name), "unknown");
 	policy_attr(p, "helo_name", job->helo, sizeof(job->helo), "");

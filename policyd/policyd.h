@@ -25,6 +25,7 @@ struct policyd {
 	struct evconnlistener *socketmap_listener;
 	struct conn *conns;		/* open client connections */
 	size_t	nconns;
+	size_t	jobs;			/* requests being decided */
 	size_t	max_conns;
 	int	draining;		/* SIGTERM: finish what is in hand, then exit */
 	struct event *drain_timer;
@@ -32,9 +33,16 @@ struct policyd {
 	unsigned long lookups;		/* socketmap lookups answered */
 };
 
-/* configuration references: jobs keep the conf they started with across a reload */
-struct conf *policyd_conf_hold(struct policyd *);
+/*
+ * Jobs (a policy or socketmap request being decided) keep the conf they
+ * started with across a reload: policyd_job_begin holds it and counts the
+ * job, policyd_job_done releases both (and ends a drain when it was the last).
+ */
+struct conf *policyd_job_begin(struct policyd *);
+void	policyd_job_done(struct policyd *, struct conf *);
 void	policyd_conf_release(struct conf *);
+/* policyd_idle - nothing in hand: draining may exit */
+int	policyd_idle(const struct policyd *);
 
 /* server.c: connections */
 enum conn_kind {

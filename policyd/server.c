@@ -113,7 +113,7 @@ conn_free(struct conn *c)
 	socketmap_parser_free(c->sp);
 	free(c);
 	pd->nconns--;
-	if (pd->draining && pd->nconns == 0)
+	if (pd->draining && policyd_idle(pd))
 		event_base_loopexit(pd->base, NULL);
 }
 
@@ -401,6 +401,6 @@ server_drain(struct policyd *pd)
 		if (c->state == CONN_READING)
 			conn_close_after_reply(c, NULL, 0);
 	}
-	if (pd->nconns == 0)
+	if (policyd_idle(pd))
 		event_base_loopexit(pd->base, NULL);
 }

@@ -70,7 +70,7 @@ socketmap_answer(struct policyd *pd, struct conn *conn, enum socketmap_status st
 static void
 socketmap_job_free(struct socketmap_job *job)
 {
-	policyd_conf_release(job->conf);
+	policyd_job_done(job->pd, job->conf);
 	free(job);
 }
 
@@ -152,7 +152,7 @@ socketmap_handle(struct policyd *pd, struct conn *conn, const struct socketmap_p
 		msg_panic("socketmap: out of memory");
 	job->pd = pd;
 	job->conn = conn;
-	job->conf = policyd_conf_hold(pd);
+	job->conf = policyd_job_begin(pd);
 	job->map = map;
 	conn_set_job(conn, job, socketmap_conn_gone);
 	if (lookup_domain(pd, job->conf, domain, socketmap_domain_done, job) < 0) {

@@ -5,6 +5,8 @@ set -eu
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+# Postfix comes unconfigured: tests run private instances of their own
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
@@ -13,4 +15,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	redis-server redis-tools redis-sentinel \
 	jq valgrind iproute2 bsdutils procps ca-certificates \
 	clang libclang-rt-14-dev \
-	python3 python3-dnslib bind9-dnsutils
+	python3 python3-dnslib bind9-dnsutils \
+	postfix swaks libio-socket-inet6-perl libnet-ssleay-perl
