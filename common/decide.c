@@ -23,6 +23,11 @@
  * A backend failure at any step gives policyd.on_backend_error: defer
  * (451 4.3.0) or DUNNO.
  *
+ * Reply texts are what Postfix is handed: it prefixes every policy
+ * reject with "<RCPT>: Recipient address rejected: " itself, so the
+ * client sees e.g. "550 5.7.1 <bob@example.com>: Recipient address
+ * rejected: relay1.example.net is the highest-priority MX for ...".
+ *
  * Every step adds one line to d->trace, which explain prints and the
  * daemon logs with -v.
  *
@@ -72,7 +77,7 @@ decide_backend_error(struct decide *d, const char *what)
 		return;
 	}
 	decide_trace(d, "%s: backend unavailable: defer (on_backend_error = defer)", what);
-	reply_set(&d->reply, "451", "4.3.0", "<%s>: Temporary lookup failure", d->rcpt);
+	reply_set(&d->reply, "451", "4.3.0", "Temporary lookup failure");
 	d->next = DECIDE_STEP_DONE;
 }
 
@@ -162,9 +167,8 @@ decide_mx(struct decide *d, int dns_ok, const struct mx_set *mx)
 	case MX_STATUS_PRIMARY:
 		decide_trace(d, "mx: this node (%s) is the most preferred MX of %s", ours, d->domain.name);
 		if (d->domain.service == DOMAIN_SERVICE_BACKUP) {
-			reply_set(&d->reply, "550", "5.7.1", "<%s>: Recipient address rejected: %s is the "
-				  "highest-priority MX for %s; a backup MX cannot accept its mail",
-				  d->rcpt, ours, d->domain.name);
+			reply_set(&d->reply, "550", "5.7.1", "%s is the highest-priority MX for %s; "
+				  "a backup MX cannot accept its mail", ours, d->domain.name);
 			d->next = DECIDE_STEP_DONE;
 			return;
 		}

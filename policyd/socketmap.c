@@ -8,8 +8,9 @@
  *                   the domain has no MX), "OK smtp:" (deliver by MX) for a
  *                   backup domain or a relay domain with a more preferred
  *                   MX; NOTFOUND for domains not ours.
- * Keys with '@' (Postfix tries the full address first in transport_maps)
- * and keys starting with '.' (parent-domain lookups) are NOTFOUND. Other
+ * Postfix treats a socketmap as a pattern table, so transport_maps keys
+ * are whole recipient addresses (bob@example.com): their domain decides.
+ * relay_domains keys are domains; ".parent" keys are NOTFOUND. Other
  * map names are a configuration error: PERM. Redis unavailable: TEMP, so
  * Postfix defers and retries (it never bounces mail because of us).
  *
@@ -121,6 +122,30 @@ socketmap_domain_done(enum store_result res, const struct domain *d, void *arg)
 	socketmap_job_free(job);
 }
 
+/*
+ * socketmap_key_domain - the domain a key asks about: transport_maps asks
+ * with the whole recipient address (user@domain), relay_domains with the
+ * domain (".parent" keys, from parent_domain_matches_subdomains, are not
+ * ours). -1 for keys that name no domain of ours.
+ */
+static int
+socketmap_key_domain(enum socketmap_map map, const char *key, char *domain, size_t len)
+{
+	struct address a;
+
+	if (key[0] == '.')
+		return -1;
+	if (map == SOCKETMAP_MAP_TRANSPORT && strchr(key, '@')) {
+		if (address_parse(key, strlen(key), &a, NULL, 0) < 0 || a.null
+		    || address_domain_is_literal(&a))
+			return -1;
+		key = a.domain;
+	} else if (strchr(key, '@')) {
+		return -1;
+	}
+	return address_parse_domain(key, strlen(key), domain, len, NULL, 0);
+}
+
 /* socketmap_handle - one complete request */
 void
 socketmap_handle(struct policyd *pd, struct conn *conn, const struct socketmap_parser *p)
@@ -143,8 +168,7 @@ socketmap_handle(struct policyd *pd, struct conn *conn, const struct socketmap_p
 		socketmap_answer(pd, conn, SOCKETMAP_PERM, why);
 		return;
 	}
-	if (strchr(key, '@') || key[0] == '.'
-	    || address_parse_domain(key, strlen(key), domain, sizeof(domain), NULL, 0) < 0) {
+	if (socketmap_key_domain(map, key, domain, sizeof(domain)) < 0) {
 		socketmap_answer(pd, conn, SOCKETMAP_NOTFOUND, NULL);
 		return;
 	}

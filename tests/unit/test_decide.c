@@ -48,7 +48,7 @@ static const struct scripted cases[] = {
 		OK, OK, {0}, {CLEAN}, NULL, CONF_BACKEND_DEFER, "DUNNO", "is not ours", "mx"},
 	{"domain lookup fails: defer", "bob@example.com", "a@b.example", "192.0.2.1", ERR, "relay", 0, "", 1,
 		PRIMARY_MX, OK, OK, {0}, {CLEAN}, NULL, CONF_BACKEND_DEFER,
-	"451 4.3.0 <bob@example.com>: Temporary lookup failure", "backend unavailable", "mx"},
+	"451 4.3.0 Temporary lookup failure", "backend unavailable", "mx"},
 	{"domain lookup fails: dunno", "bob@example.com", "a@b.example", "192.0.2.1", ERR, "relay", 0, "", 1,
 		PRIMARY_MX, OK, OK, {0}, {CLEAN}, NULL, CONF_BACKEND_DUNNO, "DUNNO", "on_backend_error = dunno", "mx"},
 	{"relay, primary, nothing else", "Bob@Example.COM", "a@b.example", "192.0.2.1", OK, "relay", 0, "", 1,
@@ -61,8 +61,8 @@ static const struct scripted cases[] = {
 		CONF_BACKEND_DEFER, "DUNNO", "this node is not listed", "dnsbl"},
 	{"backup, we are top MX: 550", "bob@example.com", "a@b.example", "192.0.2.1", OK, "backup", 0, "", 1,
 		PRIMARY_MX, OK, OK, {0}, {CLEAN}, NULL, CONF_BACKEND_DEFER,
-		"550 5.7.1 <bob@example.com>: Recipient address rejected: relay1.mhkit.example is the "
-	"highest-priority MX for example.com; a backup MX cannot accept its mail", NULL, "userlist"},
+		"550 5.7.1 relay1.mhkit.example is the highest-priority MX for example.com; "
+	"a backup MX cannot accept its mail", NULL, "userlist"},
 	{"backup, secondary: checks go on", "bob@example.com", "a@b.example", "192.0.2.1", OK, "backup", 0,
 		"bl.example", 1, SECOND_MX, OK, OK, {0}, {LISTED}, "see http://bl.example/192.0.2.1",
 		CONF_BACKEND_DEFER, "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
@@ -77,7 +77,7 @@ static const struct scripted cases[] = {
 	"mhmilter refuses it (550 5.1.1)", "senderlist"},
 	{"userlist backend error", "bob@example.com", "a@b.example", "192.0.2.1", OK, "relay", 1, "", 1,
 		PRIMARY_MX, ERR, OK, {0}, {CLEAN}, NULL, CONF_BACKEND_DEFER,
-	"451 4.3.0 <bob@example.com>: Temporary lookup failure", "userlist: backend", "senderlist"},
+	"451 4.3.0 Temporary lookup failure", "userlist: backend", "senderlist"},
 	{"userlist hit, then DNSBL", "bob@example.com", "a@b.example", "192.0.2.1", OK, "relay", 1,
 		"bl.example", 1, PRIMARY_MX, OK, OK, {0}, {LISTED}, NULL, CONF_BACKEND_DEFER,
 	"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using bl.example", "is listed", NULL},
@@ -92,7 +92,7 @@ static const struct scripted cases[] = {
 	"blacklisted by the domain blacklist", "callahead"},
 	{"senderlist backend error", "bob@example.com", "x@y.example", "192.0.2.1", OK, "relay", 0, "", 1,
 		PRIMARY_MX, OK, ERR, {0}, {CLEAN}, NULL, CONF_BACKEND_DEFER,
-	"451 4.3.0 <bob@example.com>: Temporary lookup failure", "senderlist: backend", "dnsbl"},
+	"451 4.3.0 Temporary lookup failure", "senderlist: backend", "dnsbl"},
 	{"DNSBL error code ignored", "bob@example.com", "x@y.example", "192.0.2.1", OK, "relay", 0,
 		"bl.example", 1, PRIMARY_MX, OK, OK, {0}, {ERRC}, NULL, CONF_BACKEND_DEFER, "DUNNO",
 	"error code (127.255.255.0/24): ignored", NULL},
