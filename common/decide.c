@@ -38,9 +38,11 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decide.h"
+#include "log.h"
 
 /* decide_trace - remember one step */
 static void
@@ -52,7 +54,7 @@ decide_trace(struct decide *d, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (d->ntrace == DECIDE_TRACE_MAX)
+	if (d->trace == NULL || d->ntrace == DECIDE_TRACE_MAX)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(d->trace[d->ntrace++], DECIDE_TRACE_LEN, fmt, ap);
@@ -84,13 +86,26 @@ decide_backend_error(struct decide *d, const char *what)
 /* decide_start - parse what Postfix gave */
 void
 decide_start(struct decide *d, const struct conf *conf, const char *rcpt,
-	     const char *sender, const char *client_ip)
+	     const char *sender, const char *client_ip, int trace)
 {
 	char	err[200];
 	unsigned char ip[16];
 
-	memset(d, 0, sizeof(*d));
+	/* no memset of the whole (large) struct: every field is set before use */
 	d->conf = conf;
+	d->client_ip[0] = 0;
+	d->mx.count = 0;
+	d->mx_status = MX_STATUS_NONE;
+	d->whitelisted = 0;
+	d->ntrace = 0;
+	d->trace = NULL;
+	reply_dunno(&d->reply);
+	memset(&d->rcpt_addr, 0, sizeof(d->rcpt_addr));
+	memset(&d->sender, 0, sizeof(d->sender));
+	d->domain.name[0] = 0;
+	d->domain.dnsbl_count = 0;
+	if (trace && (d->trace = calloc(DECIDE_TRACE_MAX, sizeof(*d->trace))) == NULL)
+		msg_panic("decide: out of memory");
 	if (client_ip && (inet_pton(AF_INET, client_ip, ip) == 1 || inet_pton(AF_INET6, client_ip, ip) == 1))
 		snprintf(d->client_ip, sizeof(d->client_ip), "%s", client_ip);
 	if (address_parse(rcpt, strlen(rcpt), &d->rcpt_addr, err, sizeof(err)) < 0
@@ -110,6 +125,14 @@ decide_start(struct decide *d, const struct conf *conf, const char *rcpt,
 			     sender ? err : "missing");
 	}
 	d->next = DECIDE_STEP_DOMAIN;
+}
+
+/* decide_end - release the trace */
+void
+decide_end(struct decide *d)
+{
+	free(d->trace);
+	d->trace = NULL;
 }
 
 /* decide_domain - is the recipient domain ours */

@@ -40,7 +40,7 @@ struct decide {
 	enum decide_step next;
 	struct reply reply;		/* valid when next == DECIDE_STEP_DONE */
 	size_t	ntrace;
-	char	trace[DECIDE_TRACE_MAX][DECIDE_TRACE_LEN];
+	char	(*trace)[DECIDE_TRACE_LEN];	/* DECIDE_TRACE_MAX lines; NULL: not traced */
 };
 
 struct decide_dnsbl_result {
@@ -48,9 +48,14 @@ struct decide_dnsbl_result {
 	const char *txt;		/* TXT of a listed entry, may be NULL */
 };
 
-/* decide_start - a RCPT of sender (text as Postfix gives it) from client_ip */
+/*
+ * decide_start - a RCPT of sender (text as Postfix gives it) from client_ip;
+ * with trace, every step is also written down (explain, -v), which
+ * decide_end frees.
+ */
 void	decide_start(struct decide *, const struct conf *, const char *rcpt,
-		     const char *sender, const char *client_ip);
+		     const char *sender, const char *client_ip, int trace);
+void	decide_end(struct decide *);
 void	decide_domain(struct decide *, enum store_result, const struct domain *);
 /* decide_mx - dns_ok 0 = DNS failure (process as configured, warn) */
 void	decide_mx(struct decide *, int dns_ok, const struct mx_set *);

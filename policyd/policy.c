@@ -73,6 +73,44 @@ struct policy_dnsbl {
 
 static void policy_run(struct policy_job *);
 
+/*
+ * Jobs are large (the decision carries a domain and an MX set) and come
+ * and go at every request: keep a few for reuse rather than have the heap
+ * grow and shrink under load.
+ */
+#define POLICY_JOBS_KEPT	256
+static struct policy_job *policy_free_jobs[POLICY_JOBS_KEPT];
+static size_t policy_nfree_jobs;
+
+/* policy_job_alloc - a job with its bookkeeping fields cleared */
+static struct policy_job *
+policy_job_alloc(void)
+{
+	struct policy_job *job;
+
+	if (policy_nfree_jobs > 0)
+		job = policy_free_jobs[--policy_nfree_jobs];
+	else if ((job = malloc(sizeof(*job))) == NULL)
+		msg_panic("policy: out of memory");
+	job->conn = NULL;
+	job->conf = NULL;
+	job->in_run = 0;
+	job->step_done = 0;
+	job->pending = 0;
+	memset(&job->slq, 0, sizeof(job->slq));
+	return job;
+}
+
+/* policy_job_free - back to the pool, or to the heap */
+static void
+policy_job_free(struct policy_job *job)
+{
+	if (policy_nfree_jobs < POLICY_JOBS_KEPT)
+		policy_free_jobs[policy_nfree_jobs++] = job;
+	else
+		free(job);
+}
+
 /* policy_step_done - a lookup finished: go on (now, or when policy_run unwinds) */
 static void
 policy_step_done(struct policy_job *job)
@@ -124,8 +162,9 @@ policy_finish(struct policy_job *job)
 		conn_reply(job->conn, buf, (size_t) n);
 	}
 	store_slq_free(&job->slq);
+	decide_end(&job->d);
 	policyd_job_done(job->pd, job->conf);
-	free(job);
+	policy_job_free(job);
 }
 
 /* --- the steps ------------------------------------------------------------------ */
@@ -442,8 +481,7 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 	    || (context && strcmp(context, "outbound") == 0))
 		goto dunno;
 
-	if ((job = calloc(1, sizeof(*job))) == NULL)
-		msg_panic("policy: out of memory");
+	job = policy_job_alloc();
 	job->pd = pd;
 	job->conn = conn;
 	job->conf = policyd_job_begin(pd);
@@ -453,7 +491,7 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 	policy_attr(p, "sender", job->sender, sizeof(job->sender), "");
 	policy_attr(p, "recipient", job->recipient, sizeof(job->recipient), "");
 	decide_start(&job->d, job->conf, rcpt, policy_request_get(p, "sender"),
-		     policy_request_get(p, "client_address"));
+		     policy_request_get(p, "client_address"), msg_verbose > 0);
 	conn_set_job(conn, job, policy_conn_gone);
 	policy_run(job);
 	return;

@@ -53,6 +53,7 @@
 
 #define CONN_PEER_MAX		64
 #define CONN_OUTPUT_MAX		(256 * 1024)	/* unread replies: a client that never reads */
+#define CONN_INPUT_MAX		(2 * POLICY_REQUEST_MAX)	/* buffered input while a job runs */
 
 enum conn_state {
 	CONN_READING,
@@ -165,9 +166,12 @@ conn_read_requests(struct conn *c)
 		if ((c->kind == CONN_POLICY && res == POLICY_PARSE_MORE)
 		    || (c->kind == CONN_SOCKETMAP && res == SOCKETMAP_PARSE_MORE))
 			continue;
-		/* a whole request: stop reading until it is answered */
+		/*
+		 * A whole request: decide it before looking at more input. Reading
+		 * stays on (Postfix sends one request at a time; a client that
+		 * pipelines more is bounded by the read high-water mark).
+		 */
 		conn_enter_state(c, CONN_WAITING);
-		bufferevent_disable(c->bev, EV_READ);
 		if (c->kind == CONN_POLICY)
 			policy_handle(c->pd, c, c->pp);
 		else
@@ -198,7 +202,6 @@ conn_reply(struct conn *c, const char *data, size_t len)
 		conn_close_after_reply(c, NULL, 0);
 		return;
 	}
-	bufferevent_enable(c->bev, EV_READ);
 	/* a pipelined request already buffered: no new bytes will wake us for it */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -246,8 +249,11 @@ conn_on_event(struct bufferevent *bev, short what, void *arg)
 
 	(void) bev;
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->state == CONN_WAITING && (what & BEV_EVENT_READING))
-			return;		/* reading is off while a job runs */
+		if (c->state == CONN_WAITING && (what & BEV_EVENT_READING)) {
+			/* the client waits for us, not we for it: keep the connection */
+			bufferevent_enable(c->bev, EV_READ);
+			return;
+		}
 		if (msg_verbose || (what & BEV_EVENT_WRITING))
 			msg_info("%s %s: %s timeout; closing", conn_kind_names[c->kind], c->peer,
 				 (what & BEV_EVENT_WRITING) ? "write" : "idle");
@@ -305,6 +311,8 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 	idle.tv_sec = (time_t) (pd->conf->policyd_idle_timeout_ms / 1000);
 	idle.tv_usec = (suseconds_t) (pd->conf->policyd_idle_timeout_ms % 1000) * 1000;
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	/* stop reading from a client that sends much more than one request ahead */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_INPUT_MAX);
 	bufferevent_enable(c->bev, EV_READ);
 	c->next = pd->conns;
 	if (pd->conns)

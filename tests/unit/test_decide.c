@@ -138,7 +138,7 @@ START_TEST(test_scripted)
 		res[i].txt = c->dnsbl_txt;
 	}
 
-	decide_start(d, conf, c->rcpt, c->sender, c->client);
+	decide_start(d, conf, c->rcpt, c->sender, c->client, 1);
 	while (d->next != DECIDE_STEP_DONE && guard++ < 10) {
 		asked[d->next] = 1;
 		switch (d->next) {
@@ -180,6 +180,7 @@ START_TEST(test_scripted)
 			if (strcmp(decide_step_name((enum decide_step) s), c->skipped) == 0)
 				ck_assert_msg(!asked[s], "%s: step %s was asked", c->name, c->skipped);
 	}
+	decide_end(d);
 	free(d);
 }
 END_TEST
