@@ -613,11 +613,15 @@ void
 store_slq_init(struct store_slq *q, const char *domain, const struct address *sender,
 	       const char *client_ip)
 {
-	memset(q, 0, sizeof(*q));
-	/* heap, not stack: 85 KB is too much for a milter thread's stack */
-	if ((q->cand = calloc(LISTENTRY_CANDIDATES_MAX, sizeof(*q->cand))) == NULL
-	    || (q->argv = calloc(LISTENTRY_CANDIDATES_MAX + 2, sizeof(*q->argv))) == NULL
-	    || (q->lens = calloc(LISTENTRY_CANDIDATES_MAX + 2, sizeof(*q->lens))) == NULL)
+	/*
+	 * Heap, not stack: 85 KB is too much for a milter thread's stack. The
+	 * arrays are kept when q is initialised again (a caller that reuses q
+	 * pays for them once); store_slq_free releases them.
+	 */
+	if (q->cand == NULL
+	    && ((q->cand = malloc(LISTENTRY_CANDIDATES_MAX * sizeof(*q->cand))) == NULL
+		|| (q->argv = malloc((LISTENTRY_CANDIDATES_MAX + 2) * sizeof(*q->argv))) == NULL
+		|| (q->lens = malloc((LISTENTRY_CANDIDATES_MAX + 2) * sizeof(*q->lens))) == NULL))
 		msg_panic("store: out of memory");
 	q->n = listentry_candidates(sender, client_ip, q->cand, LISTENTRY_CANDIDATES_MAX);
 	if (q->n > LISTENTRY_CANDIDATES_MAX)
@@ -676,7 +680,7 @@ enum store_result
 store_senderlist_hits(struct store *st, const char *domain, const struct address *sender,
 		      const char *client_ip, struct senderlist_hits *hits)
 {
-	struct store_slq q;
+	struct store_slq q = {0};
 	enum store_result res = STORE_OK;
 	int	sent = 0;
 

@@ -71,7 +71,8 @@ enum store_result store_list_members(struct store *, const char *domain, enum ke
  * A sender-list check as four commands, for callers with their own
  * connection (the async policy server): init, then for k = 0..3 send
  * store_slq_command(k) and fold its reply with store_slq_reply(k);
- * n == 0 means nothing can match (no command needed).
+ * n == 0 means nothing can match (no command needed). Zero the struct
+ * before its first init; init again reuses its arrays; free releases them.
  */
 struct store_slq {
 	char	(*cand)[LISTENTRY_TEXT_MAX];

@@ -88,16 +88,18 @@ policy_job_alloc(void)
 {
 	struct policy_job *job;
 
-	if (policy_nfree_jobs > 0)
+	if (policy_nfree_jobs > 0) {
 		job = policy_free_jobs[--policy_nfree_jobs];
-	else if ((job = malloc(sizeof(*job))) == NULL)
-		msg_panic("policy: out of memory");
+	} else {
+		if ((job = malloc(sizeof(*job))) == NULL)
+			msg_panic("policy: out of memory");
+		memset(&job->slq, 0, sizeof(job->slq));	/* its arrays stay with the job */
+	}
 	job->conn = NULL;
 	job->conf = NULL;
 	job->in_run = 0;
 	job->step_done = 0;
 	job->pending = 0;
-	memset(&job->slq, 0, sizeof(job->slq));
 	return job;
 }
 
@@ -105,10 +107,12 @@ policy_job_alloc(void)
 static void
 policy_job_free(struct policy_job *job)
 {
-	if (policy_nfree_jobs < POLICY_JOBS_KEPT)
+	if (policy_nfree_jobs < POLICY_JOBS_KEPT) {
 		policy_free_jobs[policy_nfree_jobs++] = job;
-	else
-		free(job);
+		return;
+	}
+	store_slq_free(&job->slq);
+	free(job);
 }
 
 /* policy_step_done - a lookup finished: go on (now, or when policy_run unwinds) */
@@ -161,7 +165,6 @@ policy_finish(struct policy_job *job)
 			msg_panic("policy: unformattable action \"%s\"", job->d.reply.text);
 		conn_reply(job->conn, buf, (size_t) n);
 	}
-	store_slq_free(&job->slq);
 	decide_end(&job->d);
 	policyd_job_done(job->pd, job->conf);
 	policy_job_free(job);
