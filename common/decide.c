@@ -151,7 +151,8 @@ decide_domain(struct decide *d, enum store_result res, const struct domain *doma
 	case STORE_OK:
 		break;
 	}
-	d->domain = *domain;
+	if (domain != &d->domain)
+		d->domain = *domain;
 	if (domain->service == DOMAIN_SERVICE_RELAY)
 		decide_trace(d, "domain: %s is a relay domain (dest %s port %u)", domain->name,
 			     domain->dest, domain->port);
@@ -180,7 +181,8 @@ decide_mx(struct decide *d, int dns_ok, const struct mx_set *mx)
 		decide_checks(d);
 		return;
 	}
-	d->mx = *mx;
+	if (mx != &d->mx)
+		d->mx = *mx;
 	d->mx_status = mx_status(mx, d->conf->node_hostnames.items, d->conf->node_hostnames.count, &ours);
 	best = mx_best_other(mx, d->conf->node_hostnames.items, d->conf->node_hostnames.count);
 	switch (d->mx_status) {

@@ -608,24 +608,41 @@ store_list_members(struct store *st, const char *domain, enum keys_list which,
 	return store_smembers(st, key, entries, count);
 }
 
-/* store_slq_init - the candidates and the four list keys of one check */
+/*
+ * store_slq_init - the candidates and the four list keys of one check.
+ * Candidates are generated into a per-thread scratch array (85 KB: too
+ * much for a milter thread's stack, too much to keep per request) and
+ * packed into q, whose buffers grow as needed and are reused when q is
+ * initialised again; store_slq_free releases them.
+ */
 void
 store_slq_init(struct store_slq *q, const char *domain, const struct address *sender,
 	       const char *client_ip)
 {
-	/*
-	 * Heap, not stack: 85 KB is too much for a milter thread's stack. The
-	 * arrays are kept when q is initialised again (a caller that reuses q
-	 * pays for them once); store_slq_free releases them.
-	 */
-	if (q->cand == NULL
-	    && ((q->cand = malloc(LISTENTRY_CANDIDATES_MAX * sizeof(*q->cand))) == NULL
-		|| (q->argv = malloc((LISTENTRY_CANDIDATES_MAX + 2) * sizeof(*q->argv))) == NULL
-		|| (q->lens = malloc((LISTENTRY_CANDIDATES_MAX + 2) * sizeof(*q->lens))) == NULL))
+	static _Thread_local char (*scratch)[LISTENTRY_TEXT_MAX];
+	size_t	total = 0, used = 0;
+
+	if (scratch == NULL && (scratch = malloc(LISTENTRY_CANDIDATES_MAX * sizeof(*scratch))) == NULL)
 		msg_panic("store: out of memory");
-	q->n = listentry_candidates(sender, client_ip, q->cand, LISTENTRY_CANDIDATES_MAX);
+	q->n = listentry_candidates(sender, client_ip, scratch, LISTENTRY_CANDIDATES_MAX);
 	if (q->n > LISTENTRY_CANDIDATES_MAX)
 		msg_panic("store_slq_init: %zu candidates", q->n);
+	for (size_t i = 0; i < q->n; i++)
+		total += strlen(scratch[i]) + 1;
+	if (total > q->candcap) {
+		free(q->cand);
+		q->candcap = total < 1024 ? 1024 : total;
+		if ((q->cand = malloc(q->candcap)) == NULL)
+			msg_panic("store: out of memory");
+	}
+	if (q->n + 2 > q->argcap) {
+		free(q->argv);
+		free(q->lens);
+		q->argcap = q->n + 2 < 64 ? 64 : q->n + 2;
+		if ((q->argv = malloc(q->argcap * sizeof(*q->argv))) == NULL
+		    || (q->lens = malloc(q->argcap * sizeof(*q->lens))) == NULL)
+			msg_panic("store: out of memory");
+	}
 	keys_list(q->keys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
 	keys_list(q->keys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
 	keys_list(q->keys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
@@ -633,8 +650,12 @@ store_slq_init(struct store_slq *q, const char *domain, const struct address *se
 	q->argv[0] = "SMISMEMBER";
 	q->lens[0] = strlen(q->argv[0]);
 	for (size_t i = 0; i < q->n; i++) {
-		q->argv[i + 2] = q->cand[i];
-		q->lens[i + 2] = strlen(q->cand[i]);
+		size_t	len = strlen(scratch[i]);
+
+		memcpy(q->cand + used, scratch[i], len + 1);
+		q->argv[i + 2] = q->cand + used;
+		q->lens[i + 2] = len;
+		used += len + 1;
 	}
 }
 
@@ -673,6 +694,7 @@ store_slq_free(struct store_slq *q)
 	q->cand = NULL;
 	q->argv = NULL;
 	q->lens = NULL;
+	q->candcap = q->argcap = 0;
 }
 
 /* store_senderlist_hits - SMISMEMBER every candidate entry against the four lists */

@@ -75,11 +75,13 @@ enum store_result store_list_members(struct store *, const char *domain, enum ke
  * before its first init; init again reuses its arrays; free releases them.
  */
 struct store_slq {
-	char	(*cand)[LISTENTRY_TEXT_MAX];
+	char   *cand;			/* the candidates, packed, NUL-separated */
+	size_t	candcap;
 	size_t	n;
 	char	keys[4][KEYS_MAX];
-	const char **argv;
+	const char **argv;		/* SMISMEMBER KEY cand... */
 	size_t *lens;
+	size_t	argcap;
 };
 void	store_slq_init(struct store_slq *, const char *domain, const struct address *sender,
 		       const char *client_ip);

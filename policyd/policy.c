@@ -3,9 +3,11 @@
  *
  * A request at RCPT (protocol_state=RCPT, not policy_context=outbound)
  * becomes a job that walks the decision of common/decide.c, doing each
- * lookup it asks for on the event loop: the domain's settings (Redis),
- * its MX set (lookup.c: Redis cache, else DNS), the user list and the
- * sender lists (Redis), and the domain's DNSBL zones (Redis cache, else
+ * lookup it asks for on the event loop. Everything Redis holds about the
+ * recipient (the domain's settings, its cached MX set, the user-list
+ * entry, the four sender lists) is fetched in one pipelined round trip
+ * (policy_prefetch); then, as the decision asks: the MX set from DNS on a
+ * cache miss (lookup.c), and the domain's DNSBL zones (Redis cache, else
  * DNS, all zones at once). Other requests (other protocol states,
  * outbound) get DUNNO at once. A job whose connection goes away keeps
  * running to its end (its callbacks still point at it) and drops its
@@ -40,6 +42,15 @@
 #define POLICY_DNSBL_ERR_TTL	300	/* an error-code answer */
 #define POLICY_ATTR_LOG_MAX	120	/* bytes of an attribute quoted in a log line */
 
+/* what policy_prefetch asks, in one pipelined round trip */
+enum policy_pf_kind {
+	POLICY_PF_DOMAIN,		/* HGETALL mh:{D}:cfg */
+	POLICY_PF_MX,			/* GET mh:{D}:mx */
+	POLICY_PF_USER,			/* SISMEMBER mh:{D}:users LOCAL */
+	POLICY_PF_LIST0,		/* SMISMEMBER of the four sender lists */
+	POLICY_PF_COUNT = POLICY_PF_LIST0 + 4
+};
+
 struct policy_job {
 	struct policyd *pd;
 	struct conn *conn;		/* NULL once the client went away */
@@ -53,13 +64,20 @@ struct policy_job {
 	char	helo[POLICY_ATTR_LOG_MAX + 1];
 	char	sender[POLICY_ATTR_LOG_MAX + 1];
 	char	recipient[POLICY_ATTR_LOG_MAX + 1];
-	/* senderlist step */
+	/* the domain step fetches everything Redis knows at once (see policy_prefetch) */
+	struct policy_pf {
+		struct policy_job *job;
+		int	kind;
+	}	pf_args[POLICY_PF_COUNT];
+	enum store_result pf_domain;	/* the settings go straight into d.domain */
+	enum store_result pf_user;
+	int	pf_mx_hit;		/* the MX cache had a valid set, now in d.mx */
 	struct store_slq slq;
 	struct senderlist_hits hits;
 	int	slq_failed;
 	/* dnsbl step */
 	struct decide_dnsbl_result dnsbl[DOMAIN_DNSBL_MAX];
-	char	dnsbl_txt[DOMAIN_DNSBL_MAX][DNSQ_TXT_MAX + 1];
+	char	(*dnsbl_txt)[DNSQ_TXT_MAX + 1];	/* DOMAIN_DNSBL_MAX; made at the first DNSBL step */
 };
 
 /* one DNSBL zone being checked */
@@ -94,6 +112,7 @@ policy_job_alloc(void)
 		if ((job = malloc(sizeof(*job))) == NULL)
 			msg_panic("policy: out of memory");
 		memset(&job->slq, 0, sizeof(job->slq));	/* its arrays stay with the job */
+		job->dnsbl_txt = NULL;
 	}
 	job->conn = NULL;
 	job->conf = NULL;
@@ -112,6 +131,7 @@ policy_job_free(struct policy_job *job)
 		return;
 	}
 	store_slq_free(&job->slq);
+	free(job->dnsbl_txt);
 	free(job);
 }
 
@@ -173,15 +193,6 @@ policy_finish(struct policy_job *job)
 /* --- the steps ------------------------------------------------------------------ */
 
 static void
-policy_domain_done(enum store_result res, const struct domain *d, void *arg)
-{
-	struct policy_job *job = arg;
-
-	decide_domain(&job->d, res, d);
-	policy_step_done(job);
-}
-
-static void
 policy_mx_done(int dns_ok, const struct mx_set *set, void *arg)
 {
 	struct policy_job *job = arg;
@@ -190,73 +201,100 @@ policy_mx_done(int dns_ok, const struct mx_set *set, void *arg)
 	policy_step_done(job);
 }
 
+/* policy_prefetch_done - one reply (or the sender's hold) less; the last one decides the domain step */
 static void
-policy_userlist_done(redisReply *r, void *arg)
+policy_prefetch_done(struct policy_job *job)
 {
-	struct policy_job *job = arg;
-
-	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
-		decide_userlist(&job->d, STORE_ERROR);
-	else
-		decide_userlist(&job->d, r->integer == 1 ? STORE_OK : STORE_NOTFOUND);
-	policy_step_done(job);
-}
-
-struct policy_slq_arg {
-	struct policy_job *job;
-	int	k;
-};
-
-static void
-policy_senderlist_reply(redisReply *r, void *arg)
-{
-	struct policy_slq_arg *a = arg;
-	struct policy_job *job = a->job;
-
-	if (store_slq_reply(&job->slq, a->k, r, &job->hits) < 0)
-		job->slq_failed = 1;
-	free(a);
 	if (--job->pending > 0)
 		return;
-	decide_senderlist(&job->d, job->slq_failed ? STORE_ERROR : STORE_OK, &job->hits);
+	decide_domain(&job->d, job->pf_domain, job->pf_domain == STORE_OK ? &job->d.domain : NULL);
 	policy_step_done(job);
 }
 
-/* policy_senderlist - four SMISMEMBER at once */
+/* policy_prefetch_reply - one of the prefetch replies */
 static void
-policy_senderlist(struct policy_job *job)
+policy_prefetch_reply(redisReply *r, void *arg)
 {
-	store_slq_init(&job->slq, job->d.domain.name, &job->d.sender, job->d.client_ip);
-	memset(&job->hits, 0, sizeof(job->hits));
-	job->slq_failed = 0;
-	if (job->slq.n == 0) {
-		decide_senderlist(&job->d, STORE_OK, &job->hits);
-		policy_step_done(job);
-		return;
-	}
-	job->pending = 1;		/* held until all four are sent */
-	for (int k = 0; k < 4; k++) {
-		struct policy_slq_arg *a = malloc(sizeof(*a));
-		const char **argv;
-		const size_t *lens;
-		int	argc = store_slq_command(&job->slq, k, &argv, &lens);
+	struct policy_pf *a = arg;
+	struct policy_job *job = a->job;
 
-		if (a == NULL)
-			msg_panic("policy: out of memory");
-		a->job = job;
-		a->k = k;
-		job->pending++;
-		if (aredis_commandargv(job->pd->redis, policy_senderlist_reply, a, argc, argv, lens) < 0) {
-			free(a);
-			job->pending--;
+	switch (a->kind) {
+	case POLICY_PF_DOMAIN:
+		job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain, r, &job->d.domain);
+		break;
+	case POLICY_PF_MX:
+		job->pf_mx_hit = r != NULL && r->type == REDIS_REPLY_STRING
+		    && mx_set_parse(r->str, &job->d.mx) == 0;
+		break;
+	case POLICY_PF_USER:
+		job->pf_user = (r == NULL || r->type != REDIS_REPLY_INTEGER) ? STORE_ERROR
+		    : r->integer == 1 ? STORE_OK : STORE_NOTFOUND;
+		break;
+	default:
+		if (store_slq_reply(&job->slq, a->kind - POLICY_PF_LIST0, r, &job->hits) < 0)
 			job->slq_failed = 1;
-			break;
-		}
+		break;
 	}
-	if (--job->pending == 0) {
-		decide_senderlist(&job->d, job->slq_failed ? STORE_ERROR : STORE_OK, &job->hits);
-		policy_step_done(job);
+	policy_prefetch_done(job);
+}
+
+/* policy_prefetch_send - queue one command; a failure to queue counts as its error reply */
+static void
+policy_prefetch_send(struct policy_job *job, int kind, int argc, const char **argv, const size_t *lens)
+{
+	struct policy_pf *a = &job->pf_args[kind];
+
+	a->job = job;
+	a->kind = kind;
+	job->pending++;
+	if (aredis_commandargv(job->pd->redis, policy_prefetch_reply, a, argc, argv, lens) < 0)
+		policy_prefetch_reply(NULL, a);
+}
+
+/*
+ * policy_prefetch - everything Redis knows about this recipient, in one
+ * pipelined round trip: the domain's settings, its cached MX set, the
+ * user-list entry and the four sender lists. The decision then takes them
+ * step by step without waiting again (a lookup it turns out not to need
+ * costs Redis a little; a round trip per step would cost every request).
+ * The domain's keys share one hash slot; the global lists are in another.
+ */
+static void
+policy_prefetch(struct policy_job *job)
+{
+	char	cfg[KEYS_MAX], mx[KEYS_MAX], users[KEYS_MAX];
+	const char *domain = job->d.rcpt_addr.domain;
+	const char *argv[3];
+	size_t	lens[3];
+
+	job->pf_domain = STORE_ERROR;
+	job->pf_user = STORE_ERROR;
+	job->pf_mx_hit = 0;
+	job->slq_failed = 0;
+	memset(&job->hits, 0, sizeof(job->hits));
+	keys_domain_cfg(cfg, sizeof(cfg), domain);
+	keys_domain_mx(mx, sizeof(mx), domain);
+	keys_domain_users(users, sizeof(users), domain);
+	store_slq_init(&job->slq, domain, &job->d.sender, job->d.client_ip);
+
+	job->pending = 1;		/* held until every command is queued */
+	argv[0] = "HGETALL", argv[1] = cfg;
+	lens[0] = 7, lens[1] = strlen(cfg);
+	policy_prefetch_send(job, POLICY_PF_DOMAIN, 2, argv, lens);
+	argv[0] = "GET", argv[1] = mx;
+	lens[0] = 3, lens[1] = strlen(mx);
+	policy_prefetch_send(job, POLICY_PF_MX, 2, argv, lens);
+	argv[0] = "SISMEMBER", argv[1] = users, argv[2] = job->d.rcpt_addr.local;
+	lens[0] = 9, lens[1] = strlen(users), lens[2] = strlen(job->d.rcpt_addr.local);
+	policy_prefetch_send(job, POLICY_PF_USER, 3, argv, lens);
+	for (int k = 0; k < 4 && job->slq.n > 0; k++) {
+		const char **largv;
+		const size_t *llens;
+		int	argc = store_slq_command(&job->slq, k, &largv, &llens);
+
+		policy_prefetch_send(job, POLICY_PF_LIST0 + k, argc, largv, llens);
 	}
+	policy_prefetch_done(job);	/* releases the hold */
 }
 
 /* policy_dnsbl_finish_one - one zone known */
@@ -381,6 +419,9 @@ policy_dnsbl(struct policy_job *job)
 {
 	size_t	count = job->d.domain.dnsbl_count;
 
+	if (job->dnsbl_txt == NULL
+	    && (job->dnsbl_txt = malloc(DOMAIN_DNSBL_MAX * sizeof(*job->dnsbl_txt))) == NULL)
+		msg_panic("policy: out of memory");
 	job->pending = 1;
 	for (size_t i = 0; i < count; i++) {
 		struct policy_dnsbl *z = calloc(1, sizeof(*z));
@@ -408,32 +449,26 @@ policy_dnsbl(struct policy_job *job)
 static void
 policy_run(struct policy_job *job)
 {
-	char	key[KEYS_MAX];
-
 	job->in_run = 1;
 	for (;;) {
 		job->step_done = 0;
 		switch (job->d.next) {
 		case DECIDE_STEP_DOMAIN:
-			if (lookup_domain(job->pd, job->conf, job->d.rcpt_addr.domain, policy_domain_done, job) < 0) {
-				decide_domain(&job->d, STORE_ERROR, NULL);
-				continue;
-			}
+			policy_prefetch(job);
 			break;
 		case DECIDE_STEP_MX:
+			if (job->pf_mx_hit) {
+				decide_mx(&job->d, 1, &job->d.mx);
+				continue;
+			}
 			lookup_mx(job->pd, job->d.domain.name, policy_mx_done, job);
 			break;
 		case DECIDE_STEP_USERLIST:
-			keys_domain_users(key, sizeof(key), job->d.domain.name);
-			if (aredis_command(job->pd->redis, policy_userlist_done, job, "SISMEMBER %s %s", key,
-					   job->d.rcpt_addr.local) < 0) {
-				decide_userlist(&job->d, STORE_ERROR);
-				continue;
-			}
-			break;
+			decide_userlist(&job->d, job->pf_user);
+			continue;
 		case DECIDE_STEP_SENDERLIST:
-			policy_senderlist(job);
-			break;
+			decide_senderlist(&job->d, job->slq_failed ? STORE_ERROR : STORE_OK, &job->hits);
+			continue;
 		case DECIDE_STEP_DNSBL:
 			policy_dnsbl(job);
 			break;

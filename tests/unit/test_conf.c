@@ -367,8 +367,10 @@ START_TEST(test_dump_defaults)
 		ck_assert_int_ge(depth, 0);
 	}
 	ck_assert_int_eq(depth, 0);
-	ck_assert_int_eq(settings, 42);
+	ck_assert_int_eq(settings, 44);	/* every setting of the table */
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "syslog_facility = \"mail\";\n"));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "  idle_timeout = \"10m\";\n"));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "  max_connections = 10000;\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "  clamd = \"unix:/run/clamav/clamd.ctl\";\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "  tag_limit = 5.0;\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&sb), "  hostnames = [];\n"));
