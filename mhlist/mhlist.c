@@ -59,6 +59,9 @@ static const struct mhlist_command {
 		"account show USER\n"
 		"account list\n"
 		"account del USER\n"},
+	{"explain", cmd_explain,
+		"explain SENDER RCPT [--client IP] [--size N]\n"
+		"  what mhpolicyd (and then mhmilter) would do with this mail at RCPT, and why\n"},
 };
 
 #define MHLIST_NCOMMANDS (sizeof(mhlist_commands) / sizeof(mhlist_commands[0]))
@@ -81,7 +84,8 @@ mhlist_print_usage(FILE *fp, const char *command)
 		while (*line) {
 			size_t	n = strcspn(line, "\n");
 
-			fprintf(fp, "  mhlist %.*s\n", (int) n, line);
+			/* continuation lines (indented) are notes, not commands */
+			fprintf(fp, "  %s%.*s\n", *line == ' ' ? "      " : "mhlist ", (int) n, line);
 			line += n + (line[n] == '\n');
 		}
 	}

@@ -20,6 +20,7 @@ isolate_self "$@"
 . "$TESTS_LIB/dns.sh"
 . "$TESTS_LIB/postfix.sh"
 . "$TESTS_LIB/smtp.sh"
+need_cmd jq
 
 POLICYD=${MHPOLICYD:?MHPOLICYD: path of the built mhpolicyd}
 MHLIST=${MHLIST:?}
@@ -176,6 +177,26 @@ before=$(dns_queries 25.2.0.192.bl.test A)
 send alice@sender.test bob@relay.test --local-interface 192.0.2.25
 assert_eq "$before" "$(dns_queries 25.2.0.192.bl.test A)" "DNSBL answer served from the Redis cache"
 assert_match "$(redis_cli redis GET 'mh:{relay.test}:mx')" "^10 $NODE\$" "MX set cached under the domain's tag"
+
+# --- mhlist explain: the same decision, step by step -----------------------------------
+run "$MHLIST" -c "$CONF" explain alice@sender.test bob@relay.test --client 192.0.2.25 --size 30M
+assert_eq 0 "$T_RC" "explain: exit 0"
+assert_contains "$T_OUT" "mx: this node ($NODE) is the most preferred MX of relay.test" "explain: MX standing"
+assert_contains "$T_OUT" "(MX set from the cache)" "explain: says where the MX set came from"
+assert_contains "$T_OUT" "dnsbl: bl.test lists 192.0.2.25" "explain: DNSBL step"
+assert_contains "$T_OUT" "the client sees: 554 5.7.1 <bob@relay.test>: Recipient address rejected: Service unavailable; Client host [192.0.2.25] blocked using bl.test; Listed: see http://bl.test/192.0.2.25" \
+	"explain: the exact reply the client got above"
+assert_contains "$T_OUT" "then mhmilter: 552 5.3.4 Message size exceeds fixed limit" "explain: --size over max_size"
+run "$MHLIST" -c "$CONF" --json explain friend@partner.test bob@relay.test --client 192.0.2.25
+assert_eq "DUNNO" "$(jq -r .action <<<"$T_OUT")" "explain --json: whitelisted sender: DUNNO"
+assert_match "$(jq -r '.steps[]' <<<"$T_OUT")" "whitelisted by the domain whitelist" "explain --json: the whitelist step"
+run "$MHLIST" -c "$CONF" explain alice@sender.test dan@backuptop.test
+assert_contains "$T_OUT" "the client sees: 550 5.7.1 <dan@backuptop.test>: Recipient address rejected: $NODE is the highest-priority MX for backuptop.test" "explain: backup top-MX case"
+# a domain with nothing cached: explain asks DNS itself
+redis_cli redis DEL 'mh:{second.test}:mx' >/dev/null
+run "$MHLIST" -c "$CONF" explain alice@sender.test fred@second.test
+assert_contains "$T_OUT" "(MX set from the DNS)" "explain: MX from DNS on a cache miss"
+assert_contains "$T_OUT" "forwarded to it unprocessed" "explain: more preferred MX"
 
 # --- not ours ------------------------------------------------------------------------
 send alice@sender.test x@other.test --local-interface 192.0.2.28

@@ -1,0 +1,327 @@
+/*
+ * cmd_explain.c - mhlist explain SENDER RCPT [--client IP] [--size N]:
+ * what would happen to this mail at RCPT, and why.
+ *
+ * Runs the very decision mhpolicyd runs (common/decide.c), step by step,
+ * doing each lookup it asks for synchronously: Redis through the store,
+ * the MX set and DNSBL answers from the shared Redis caches, else from
+ * DNS (dns.servers, with the daemon's own resolver code on a private event
+ * loop). It only reads: nothing is cached or changed. Then it adds what
+ * mhmilter will check on the same mail that the policy step leaves to it
+ * (the user list, the sender lists, --size against max_size).
+ *
+ * Output: each step, the action mhpolicyd hands Postfix, and the reply the
+ * SMTP client would see. Exit 0 with an explanation, 64 usage, 65 bad
+ * address, 69 Redis unavailable.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "decide.h"
+#include "dnsq.h"
+#include "keys.h"
+#include "mhlist.h"
+#include "output.h"
+#include "units.h"
+
+/* one DNS question answered synchronously */
+struct explain_dns {
+	int	done;
+	enum dnsq_status status;
+	struct mx_set mx;
+	unsigned char a[DNSQ_A_MAX][4];
+	size_t	na;
+	char	txt[DNSQ_TXT_MAX + 1];
+};
+
+static void
+explain_mx_cb(enum dnsq_status st, const struct mx_set *set, uint32_t ttl, void *arg)
+{
+	struct explain_dns *r = arg;
+
+	(void) ttl;
+	r->status = st;
+	if (st == DNSQ_OK)
+		r->mx = *set;
+	r->done = 1;
+}
+
+static void
+explain_a_cb(enum dnsq_status st, const unsigned char (*addrs)[4], size_t count, uint32_t ttl, void *arg)
+{
+	struct explain_dns *r = arg;
+
+	(void) ttl;
+	r->status = st;
+	r->na = count > DNSQ_A_MAX ? DNSQ_A_MAX : count;
+	if (r->na)
+		memcpy(r->a, addrs, r->na * sizeof(r->a[0]));
+	r->done = 1;
+}
+
+static void
+explain_txt_cb(enum dnsq_status st, const char *txt, uint32_t ttl, void *arg)
+{
+	struct explain_dns *r = arg;
+
+	(void) ttl;
+	r->status = st;
+	snprintf(r->txt, sizeof(r->txt), "%s", st == DNSQ_OK ? txt : "");
+	r->done = 1;
+}
+
+struct explain {
+	struct mhlist *m;
+	struct event_base *base;
+	struct dnsq *dns;
+	char	err[300];
+};
+
+/* explain_wait - run the private loop until the answer is in */
+static void
+explain_wait(struct explain *x, struct explain_dns *r)
+{
+	while (!r->done)
+		event_base_loop(x->base, EVLOOP_ONCE);
+}
+
+/* explain_resolver - the resolver, made on first use */
+static int
+explain_resolver(struct explain *x)
+{
+	if (x->dns)
+		return 0;
+	if ((x->base = event_base_new()) == NULL
+	    || (x->dns = dnsq_new(x->base, x->m->conf, x->err, sizeof(x->err))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* explain_mx - cached MX set, else DNS; 1 known, 0 failed */
+static int
+explain_mx(struct explain *x, const char *domain, struct mx_set *out, const char **source)
+{
+	char	key[KEYS_MAX];
+	struct explain_dns r = {0};
+	redisReply *rep;
+
+	keys_domain_mx(key, sizeof(key), domain);
+	rep = rconn_command(x->m->rc, "GET %s", key);
+	if (rep && rep->type == REDIS_REPLY_STRING && mx_set_parse(rep->str, out) == 0) {
+		freeReplyObject(rep);
+		*source = "cache";
+		return 1;
+	}
+	if (rep)
+		freeReplyObject(rep);
+	*source = "DNS";
+	if (explain_resolver(x) < 0 || dnsq_mx(x->dns, domain, explain_mx_cb, &r) < 0)
+		return 0;
+	explain_wait(x, &r);
+	if (r.status == DNSQ_OK) {
+		*out = r.mx;
+		return 1;
+	}
+	memset(out, 0, sizeof(*out));
+	return r.status == DNSQ_NXDOMAIN || r.status == DNSQ_NODATA;
+}
+
+/* explain_dnsbl - one zone, from the cache or DNS */
+static void
+explain_dnsbl(struct explain *x, const char *zone, const char *ip, struct decide_dnsbl_result *res,
+	      char *txt, size_t txtlen)
+{
+	char	key[KEYS_MAX], name[DNSBL_NAME_MAX + 1];
+	struct explain_dns r = {0};
+	redisReply *rep;
+
+	res->answer = DNSBL_ANSWER_FAILED;
+	res->txt = txt;
+	txt[0] = 0;
+	keys_dnsbl(key, sizeof(key), zone, ip);
+	rep = rconn_command(x->m->rc, "GET %s", key);
+	if (rep && rep->type == REDIS_REPLY_STRING) {
+		if (strncmp(rep->str, "listed ", 7) == 0) {
+			res->answer = DNSBL_ANSWER_LISTED;
+			snprintf(txt, txtlen, "%s", rep->str + 7);
+		} else if (strcmp(rep->str, "clean") == 0) {
+			res->answer = DNSBL_ANSWER_CLEAN;
+		} else if (strcmp(rep->str, "error") == 0) {
+			res->answer = DNSBL_ANSWER_ERRCODE;
+		}
+	}
+	if (rep)
+		freeReplyObject(rep);
+	if (res->answer != DNSBL_ANSWER_FAILED)
+		return;
+	if (dnsbl_query_name(ip, zone, name, sizeof(name)) < 0 || explain_resolver(x) < 0
+	    || dnsq_a(x->dns, name, explain_a_cb, &r) < 0)
+		return;
+	explain_wait(x, &r);
+	if (r.status == DNSQ_NXDOMAIN || r.status == DNSQ_NODATA)
+		res->answer = DNSBL_ANSWER_CLEAN;
+	else if (r.status == DNSQ_OK)
+		res->answer = dnsbl_classify((const unsigned char (*)[4]) r.a, r.na);
+	if (res->answer == DNSBL_ANSWER_LISTED) {
+		memset(&r, 0, sizeof(r));
+		if (dnsq_txt(x->dns, name, explain_txt_cb, &r) == 0) {
+			explain_wait(x, &r);
+			snprintf(txt, txtlen, "%s", r.txt);
+		}
+	}
+}
+
+/* cmd_explain - the whole decision, printed */
+int
+cmd_explain(struct mhlist *m, int argc, char **argv)
+{
+	struct explain x = {.m = m};
+	struct decide *d;
+	struct store *st;
+	struct decide_dnsbl_result res[DOMAIN_DNSBL_MAX];
+	char	txts[DOMAIN_DNSBL_MAX][DNSQ_TXT_MAX + 1];
+	const char *client = "", *sender, *rcpt, *mx_source = "";
+	struct senderlist_hits hits;
+	struct mx_set mx;
+	uint64_t size = 0;
+	int	have_size = 0, status = 0, userlisted = -1;
+	enum senderlist_verdict verdict = SENDERLIST_NONE;
+	const char *why = "";
+	char	err[256], sees[2 * REPLY_TEXT_MAX + ADDRESS_TEXT_MAX + 64];
+	enum store_result r;
+
+	if (argc < 3)
+		return mhlist_usage("explain", "explain needs a SENDER and a RCPT (use \"\" or <> for the null sender)");
+	sender = argv[1];
+	rcpt = argv[2];
+	for (int i = 3; i < argc; i++) {
+		unsigned char ip[16];
+
+		if (i + 1 == argc)
+			return mhlist_usage("explain", "%.40s needs a value", argv[i]);
+		if (strcmp(argv[i], "--client") == 0) {
+			client = argv[++i];
+			if (inet_pton(AF_INET, client, ip) != 1 && inet_pton(AF_INET6, client, ip) != 1)
+				return mhlist_fail(EX_DATAERR, "--client: \"%.60s\" is not an IP address", client);
+		} else if (strcmp(argv[i], "--size") == 0) {
+			if (units_parse_size(argv[++i], &size, err, sizeof(err)) < 0)
+				return mhlist_fail(EX_DATAERR, "--size: %s", err);
+			have_size = 1;
+		} else {
+			return mhlist_usage("explain", "unknown option \"%.40s\"", argv[i]);
+		}
+	}
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return mhlist_fail(EX_OSERR, "out of memory");
+	st = mhlist_store(m);
+	decide_start(d, m->conf, rcpt, sender, client, 1);
+	while (d->next != DECIDE_STEP_DONE) {
+		switch (d->next) {
+		case DECIDE_STEP_DOMAIN:
+			r = store_domain_get(st, d->rcpt_addr.domain, &d->domain);
+			if (r == STORE_ERROR)
+				goto backend;
+			decide_domain(d, r, &d->domain);
+			break;
+		case DECIDE_STEP_MX:
+			decide_mx(d, explain_mx(&x, d->domain.name, &mx, &mx_source), &mx);
+			break;
+		case DECIDE_STEP_USERLIST:
+			if ((r = store_user_exists(st, d->domain.name, d->rcpt_addr.local)) == STORE_ERROR)
+				goto backend;
+			userlisted = r == STORE_OK;
+			decide_userlist(d, r);
+			break;
+		case DECIDE_STEP_SENDERLIST:
+			if (store_senderlist_hits(st, d->domain.name, &d->sender, d->client_ip, &hits) == STORE_ERROR)
+				goto backend;
+			verdict = senderlist_decide(&hits, &why);
+			decide_senderlist(d, STORE_OK, &hits);
+			break;
+		case DECIDE_STEP_DNSBL:
+			for (size_t i = 0; i < d->domain.dnsbl_count; i++)
+				explain_dnsbl(&x, d->domain.dnsbls[i], d->client_ip, &res[i], txts[i], sizeof(txts[i]));
+			decide_dnsbl(d, res, d->domain.dnsbl_count);
+			break;
+		case DECIDE_STEP_CALLAHEAD:
+			decide_callahead(d);
+			break;
+		case DECIDE_STEP_DONE:
+			break;
+		}
+	}
+
+	/* what the client sees: Postfix prefixes policy rejects itself */
+	if (d->reply.kind == REPLY_DUNNO) {
+		snprintf(sees, sizeof(sees), "no refusal from mhpolicyd");
+	} else {
+		/* "CODE X.Y.Z text": Postfix puts its prefix after the code and DSN */
+		const char *text = strchr(d->reply.text, ' ');
+
+		text = text ? strchr(text + 1, ' ') : NULL;
+		text = text ? text + 1 : d->reply.text;
+		snprintf(sees, sizeof(sees), "%.*s <%s>: Recipient address rejected: %s",
+			 (int) (text - d->reply.text - 1), d->reply.text, d->rcpt, text);
+	}
+
+	if (m->json) {
+		json_t *o = json_object();
+		json_t *steps = json_array();
+		json_t *milter = json_array();
+
+		for (size_t i = 0; i < d->ntrace; i++)
+			json_array_append_new(steps, json_string(d->trace[i]));
+		json_object_set_new(o, "sender", json_string(sender));
+		json_object_set_new(o, "recipient", json_string(d->rcpt));
+		json_object_set_new(o, "client", json_string(d->client_ip));
+		json_object_set_new(o, "steps", steps);
+		json_object_set_new(o, "mx_source", json_string(mx_source));
+		json_object_set_new(o, "action", json_string(d->reply.text));
+		json_object_set_new(o, "client_sees", json_string(sees));
+		if (userlisted == 0)
+			json_array_append_new(milter, json_string("550 5.1.1 User unknown (user list)"));
+		if (verdict == SENDERLIST_BLACK)
+			json_array_append_new(milter, json_string("550 5.7.1 Sender address rejected: Access denied"));
+		if (have_size && d->domain.name[0] && size > d->domain.max_size)
+			json_array_append_new(milter, json_string("552 5.3.4 Message size exceeds fixed limit"));
+		json_object_set_new(o, "mhmilter", milter);
+		output_json(o);
+	} else {
+		char	limit[32];
+
+		printf("explain: from=<%s> to=<%s> client=[%s]\n", sender, d->rcpt,
+		       d->client_ip[0] ? d->client_ip : "unknown");
+		for (size_t i = 0; i < d->ntrace; i++)
+			printf("  %s\n", d->trace[i]);
+		if (*mx_source)
+			printf("  (MX set from the %s)\n", mx_source);
+		printf("mhpolicyd answers Postfix: %s\n", d->reply.text);
+		printf("the client sees: %s\n", sees);
+		if (userlisted == 0)
+			printf("then mhmilter: 550 5.1.1 <%s>: Recipient address rejected: User unknown\n", d->rcpt);
+		if (verdict == SENDERLIST_BLACK)
+			printf("then mhmilter: 550 5.7.1 <%s>: Sender address rejected: Access denied (%s)\n",
+			       sender, why);
+		if (have_size && d->domain.name[0] && size > d->domain.max_size)
+			printf("then mhmilter: 552 5.3.4 Message size exceeds fixed limit (%llu > max_size %s)\n",
+			       (unsigned long long) size, units_format_size(d->domain.max_size, limit, sizeof(limit)));
+	}
+	goto done;
+
+backend:
+	status = mhlist_backend(m);
+done:
+	decide_end(d);
+	free(d);
+	if (x.dns)
+		dnsq_free(x.dns);
+	if (x.base)
+		event_base_free(x.base);
+	return status;
+}
