@@ -19,7 +19,9 @@
  *      whitelisted -> no DNSBL;
  *   5. DNSBL zones of the domain, in order: listed -> 554 5.7.1;
  *      127.255.255.0/24 answers and lookup failures are ignored;
- *   6. call-ahead (its own module) -> DUNNO when it passes.
+ *   6. call-ahead (its own module) -> DUNNO when it passes; for a relay
+ *      domain with `pin` on: "FILTER smtp:[dest]:port", which Postfix
+ *      stores in the queue file, so the route is the one of receipt.
  * A backend failure at any step gives policyd.on_backend_error: defer
  * (451 4.3.0) or DUNNO.
  *
@@ -302,10 +304,21 @@ decide_dnsbl(struct decide *d, const struct decide_dnsbl_result *res, size_t cou
 	d->next = DECIDE_STEP_CALLAHEAD;
 }
 
-/* decide_callahead - the seam the call-ahead plugs into */
+/* decide_callahead - the seam the call-ahead plugs into; then the route of a pinned domain */
 void
 decide_callahead(struct decide *d)
 {
+	char	route[DOMAIN_NAME_MAX + 32];
+
+	if (d->domain.pin && d->domain.service == DOMAIN_SERVICE_RELAY
+	    && d->mx_status != MX_STATUS_SECONDARY && d->domain.dest[0]) {
+		decide_transport(&d->domain, d->mx_status, route, sizeof(route));
+		decide_trace(d, "result: recipient checks passed; pinned domain: route fixed now: FILTER %s", route);
+		d->reply.kind = REPLY_DUNNO;
+		snprintf(d->reply.text, sizeof(d->reply.text), "FILTER %s", route);
+		d->next = DECIDE_STEP_DONE;
+		return;
+	}
 	decide_trace(d, "result: recipient checks passed: DUNNO");
 	decide_done_dunno(d);
 }

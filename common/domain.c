@@ -9,7 +9,13 @@
  * changed default reaches every domain that did not override it.
  *
  * Public functions: domain_init, domain_setting_lookup, domain_setting_name,
- * domain_setting_set, domain_setting_format, domain_validate.
+ * domain_setting_is_flag, domain_setting_set, domain_setting_format,
+ * domain_validate.
+ *
+ * Beyond the SPEC's table: `pin` (off): the route of a relay domain is
+ * fixed when mail is received (mhpolicyd hands Postfix a FILTER action
+ * with smtp:[dest]:port, stored in the queue file) instead of looked up
+ * at every delivery attempt.
  *
  * Pure code: no I/O, no logging. Errors are one phrase in err, naming the
  * setting and the value.
@@ -58,6 +64,7 @@ static const struct domain_setting_info {
 	[DOMAIN_SET_DNSBLS] = {"dnsbls", DOMAIN_TYPE_ZONES, offsetof(struct domain, dnsbls), NULL},
 	[DOMAIN_SET_SPF] = {"spf", DOMAIN_TYPE_SPF, offsetof(struct domain, spf), "off, tag or reject"},
 	[DOMAIN_SET_MAX_SIZE] = {"max_size", DOMAIN_TYPE_SIZE, offsetof(struct domain, max_size), NULL},
+	[DOMAIN_SET_PIN] = {"pin", DOMAIN_TYPE_BOOL, offsetof(struct domain, pin), "on or off"},
 };
 
 #define DOMAIN_MAX_SIZE_MIN	((uint64_t) 1024)
@@ -109,6 +116,13 @@ domain_setting_lookup(const char *name)
 			return i;
 	}
 	return -1;
+}
+
+/* domain_setting_is_flag - on/off settings */
+int
+domain_setting_is_flag(enum domain_setting s)
+{
+	return domain_settings[s].type == DOMAIN_TYPE_BOOL;
 }
 
 /* domain_setting_name - the name as in the SPEC and in Redis */

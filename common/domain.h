@@ -39,6 +39,7 @@ enum domain_setting {
 	DOMAIN_SET_DNSBLS,
 	DOMAIN_SET_SPF,
 	DOMAIN_SET_MAX_SIZE,
+	DOMAIN_SET_PIN,
 	DOMAIN_SET_COUNT
 };
 
@@ -59,11 +60,14 @@ struct domain {
 	char	dnsbls[DOMAIN_DNSBL_MAX][DOMAIN_NAME_MAX + 1];
 	enum domain_spf spf;
 	uint64_t max_size;
+	int	pin;			/* route fixed at receipt (FILTER), not looked up per attempt */
 	unsigned set_mask;		/* bit (1 << DOMAIN_SET_x): set on the domain, not a default */
 };
 
 /* domain_init - a domain with every setting at its default (conf: the defaults.* settings) */
 void	domain_init(struct domain *, const char *name, const struct conf *);
+/* domain_setting_is_flag - an on/off setting, which `--NAME` alone turns on */
+int	domain_setting_is_flag(enum domain_setting);
 /* domain_setting_lookup - setting by name ("tag_limit" or "tag-limit"), -1 if unknown */
 int	domain_setting_lookup(const char *name);
 const char *domain_setting_name(enum domain_setting);

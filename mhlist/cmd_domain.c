@@ -29,6 +29,13 @@ domain_apply_options(struct domain *d, int argc, char **argv)
 			return mhlist_usage("domain", "expected --SETTING VALUE, got \"%.100s\"", argv[i]);
 		if ((s = domain_setting_lookup(argv[i] + 2)) < 0)
 			return mhlist_usage("domain", "unknown setting \"%.100s\"", argv[i]);
+		/* an on/off setting alone turns it on: --pin, --userlist */
+		if (domain_setting_is_flag((enum domain_setting) s)
+		    && (i + 1 == argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+			if (domain_setting_set(d, (enum domain_setting) s, "on", err, sizeof(err)) < 0)
+				return mhlist_fail(EX_DATAERR, "%s: %s", d->name, err);
+			continue;
+		}
 		if (i + 1 == argc)
 			return mhlist_usage("domain", "%s needs a value", argv[i]);
 		if (domain_setting_set(d, (enum domain_setting) s, argv[++i], err, sizeof(err)) < 0)
@@ -64,6 +71,7 @@ domain_json(const struct domain *d)
 	json_object_set_new(o, "spf", json_string(d->spf == DOMAIN_SPF_OFF ? "off" :
 						  d->spf == DOMAIN_SPF_TAG ? "tag" : "reject"));
 	json_object_set_new(o, "max_size", json_integer((json_int_t) d->max_size));
+	json_object_set_new(o, "pin", json_boolean(d->pin));
 	for (int s = 0; s < DOMAIN_SET_COUNT; s++)
 		if (domain_is_set(d, (enum domain_setting) s))
 			json_array_append_new(set, json_string(domain_setting_name((enum domain_setting) s)));

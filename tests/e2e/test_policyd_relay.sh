@@ -36,6 +36,8 @@ relay.test ZONE
 relay.test MX 10 $NODE.
 late.test ZONE
 late.test MX 10 $NODE.
+pinned.test ZONE
+pinned.test MX 10 $NODE.
 second.test ZONE
 second.test MX 10 mx.second.test.
 second.test MX 20 $NODE.
@@ -138,6 +140,16 @@ echo "# late.test: delivered on the new port $(( $(now_ms) - t0 )) ms after the 
 m=$(sink_find late Message-ID '<late-1@test>')
 assert_eq 1 "$(printf '%s\n' "$m" | grep -c .)" "late.test: delivered on the new port after the change"
 assert_eq 0 "$(postfix_queue_count relay1)" "late.test: the queue is empty"
+
+# --- a pinned domain: the route is fixed at receipt, in the queue file ---------------
+PINPORT=$(free_port)
+"$MHLIST" -c "$CONF" domain add pinned.test --service relay --dest sink.customer.test --port "$PINPORT" --pin >/dev/null
+send alice@sender.test gail@pinned.test --header 'Message-ID: <pin-1@test>'
+assert_match "$(smtp_data_reply)" '^250 ' "pinned.test: accepted"
+pqid=$(smtp_queue_id)
+postfix_wait_log relay1 "$pqid: to=<gail@pinned.test>.*status=deferred" 30
+run postcat -c "$(postfix_confdir relay1)" -q "$pqid"
+assert_contains "$T_OUT" "content_filter: smtp:[sink.customer.test]:$PINPORT" "pinned.test: the route is stored with the message"
 
 # --- MX standing -----------------------------------------------------------------
 send alice@sender.test dan@backuptop.test

@@ -185,6 +185,41 @@ START_TEST(test_scripted)
 }
 END_TEST
 
+START_TEST(test_pinned)
+{
+	struct decide *d = calloc(1, sizeof(*d));
+	struct domain dom;
+	struct mx_set mx = {0};
+	struct senderlist_hits none = {0};
+	char	err[300];
+
+	domain_init(&dom, "example.com", conf);
+	ck_assert_int_eq(domain_setting_set(&dom, DOMAIN_SET_DEST, "mx.customer.example", err, sizeof(err)), 0);
+	ck_assert_int_eq(domain_setting_set(&dom, DOMAIN_SET_PORT, "2525", err, sizeof(err)), 0);
+	ck_assert_int_eq(domain_setting_set(&dom, DOMAIN_SET_PIN, "on", err, sizeof(err)), 0);
+	ck_assert_int_eq(mx_set_parse("10 relay1.mhkit.example", &mx), 0);
+	/* primary: the route goes into the queue file */
+	decide_start(d, conf, "bob@example.com", "a@b.example", "192.0.2.1", 0);
+	decide_domain(d, STORE_OK, &dom);
+	decide_mx(d, 1, &mx);
+	decide_senderlist(d, STORE_OK, &none);
+	decide_callahead(d);
+	ck_assert_int_eq(d->next, DECIDE_STEP_DONE);
+	ck_assert_int_eq(d->reply.kind, REPLY_DUNNO);
+	ck_assert_str_eq(d->reply.text, "FILTER smtp:[mx.customer.example]:2525");
+	decide_end(d);
+	/* a more preferred MX: forwarded by MX, nothing pinned */
+	ck_assert_int_eq(mx_set_parse("5 mx.customer.example,10 relay1.mhkit.example", &mx), 0);
+	decide_start(d, conf, "bob@example.com", "a@b.example", "192.0.2.1", 0);
+	decide_domain(d, STORE_OK, &dom);
+	decide_mx(d, 1, &mx);
+	ck_assert_int_eq(d->next, DECIDE_STEP_DONE);
+	ck_assert_str_eq(d->reply.text, "DUNNO");
+	decide_end(d);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_transport)
 {
 	struct domain d;
@@ -217,6 +252,7 @@ main(void)
 	conf->node_hostnames.items[0] = node_names[0];
 	tcase_add_loop_test(tc, test_scripted, 0, (int) (sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_transport);
+	tcase_add_test(tc, test_pinned);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

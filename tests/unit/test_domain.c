@@ -65,6 +65,8 @@ static const struct domain_case {
 	{"max size too small", "max_size", "100", NULL, "out of range"},
 	{"max size too big", "max_size", "3G", NULL, "out of range"},
 	{"max size bad suffix", "max_size", "10X", NULL, "max_size: bad value"},
+	{"pin on", "pin", "on", "on", NULL},
+	{"pin bad", "pin", "sometimes", NULL, "must be on or off"},
 };
 
 START_TEST(test_domain_cases)
