@@ -59,6 +59,10 @@ static const struct mhlist_command {
 		"account show USER\n"
 		"account list\n"
 		"account del USER\n"},
+	{"check", cmd_check,
+		"check DOMAIN\n"
+		"  MX order against node.hostnames, the SPF record, the destination's banner\n"
+		"  (exit 1 when a check finds a problem)\n"},
 	{"explain", cmd_explain,
 		"explain SENDER RCPT [--client IP] [--size N]\n"
 		"  what mhpolicyd (and then mhmilter) would do with this mail at RCPT, and why\n"},
@@ -90,7 +94,8 @@ mhlist_print_usage(FILE *fp, const char *command)
 		}
 	}
 	if (command == NULL)
-		fputs("\nexit: 0 done, 64 usage, 65 bad data, 69 Redis unavailable, 78 config\n", fp);
+		fputs("\nexit: 0 done, 1 check found a problem, 64 usage, 65 bad data,\n"
+		      "      69 Redis unavailable, 78 config\n", fp);
 }
 
 /* mhlist_usage - report a usage error of a command */

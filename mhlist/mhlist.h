@@ -25,6 +25,7 @@ int	cmd_whitelist(struct mhlist *, int, char **);
 int	cmd_blacklist(struct mhlist *, int, char **);
 int	cmd_account(struct mhlist *, int, char **);
 int	cmd_explain(struct mhlist *, int, char **);
+int	cmd_check(struct mhlist *, int, char **);
 
 /* mhlist_store - the store, connecting to Redis now; exits 69 when it cannot */
 struct store *mhlist_store(struct mhlist *);

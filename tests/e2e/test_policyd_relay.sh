@@ -210,6 +210,19 @@ run "$MHLIST" -c "$CONF" explain alice@sender.test fred@second.test
 assert_contains "$T_OUT" "(MX set from the DNS)" "explain: MX from DNS on a cache miss"
 assert_contains "$T_OUT" "forwarded to it unprocessed" "explain: more preferred MX"
 
+# --- mhlist check ----------------------------------------------------------------------
+run "$MHLIST" -c "$CONF" check relay.test
+assert_eq 0 "$T_RC" "check relay.test: no problem (exit 0)"
+assert_contains "$T_OUT" "this node: $NODE; standing: primary" "check: this node's standing"
+assert_match "$T_OUT" '^dest    sink.customer.test:2525: reachable: 220 ' "check: the destination's banner"
+run "$MHLIST" -c "$CONF" check pinned.test
+assert_eq 1 "$T_RC" "check pinned.test: exit 1 (destination down)"
+assert_contains "$T_OUT" "problem: dest: sink.customer.test:$PINPORT: connect: Connection refused" "check: unreachable destination named"
+run "$MHLIST" -c "$CONF" --json check backuptop.test
+assert_eq 1 "$T_RC" "check backuptop.test: exit 1"
+assert_match "$(jq -r '.problems[]' <<<"$T_OUT")" "a backup domain, but this node \\($NODE\\) is its most preferred MX" "check: backup domain where we are top MX"
+assert_eq "mx.backuptop.test" "$(jq -r .dest <<<"$T_OUT")" "check: a backup domain forwards to its best other MX"
+
 # --- not ours ------------------------------------------------------------------------
 send alice@sender.test x@other.test --local-interface 192.0.2.28
 assert_eq "554 5.7.1 <x@other.test>: Relay access denied" "$(smtp_rcpt_reply x@other.test)" "unknown domain: Postfix's own refusal"
