@@ -4,7 +4,8 @@
  *	mhpolicyd [-c FILE] [-f] [-v...] [-V]
  *
  * Reads mhkit.conf (exit 78 on any error in it), binds policyd.listen
- * and policyd.socketmap, drops to `user` (when set), writes `pidfile`,
+ * and policyd.socketmap, detaches (without -f), writes `pidfile`, drops
+ * to `user` (when set),
  * and serves both protocols on one libevent loop, with one asynchronous
  * Redis connection and one c-ares resolver. Without -f it detaches and
  * logs to syslog (syslog_facility, default mail); with -f it stays in
@@ -294,7 +295,6 @@ main(int argc, char **argv)
 		msg_fatal(EX_OSERR, "cannot create the event loop");
 	if (server_listen(&pd, err, sizeof(err)) < 0)
 		msg_fatal(EX_OSERR, "%s", err);
-	policyd_drop_privileges(pd.conf);
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
@@ -302,7 +302,9 @@ main(int argc, char **argv)
 		/* libevent needs a new backend after fork */
 		event_reinit(pd.base);
 	}
+	/* the pidfile is written while we may still write where root can */
 	policyd_pidfile(pd.conf);
+	policyd_drop_privileges(pd.conf);
 	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "dns: %s", err);
 	pd.redis = aredis_new(pd.base, pd.conf);

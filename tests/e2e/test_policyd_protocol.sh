@@ -125,4 +125,26 @@ check "mhpolicyd never died" pid_alive "$PID"
 # --- stop ----------------------------------------------------------------------------
 stop_pid "$PID" TERM
 assert_contains "$(cat "$TMP/mhpolicyd.log")" "stopped:" "SIGTERM: clean exit"
+
+# --- privileges, pidfile, detaching ---------------------------------------------------
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+	redis_restart
+	PORT2=$(free_port)
+	mhkit_conf_write "$TMP/drop.conf" "user = \"nobody\"; pidfile = \"$TMP/mhpolicyd.pid\";
+policyd = { listen = \"inet:127.0.0.1:$PORT2\"; socketmap = \"inet:127.0.0.1:$(free_port)\"; };
+dns = { servers = [\"127.0.0.1@$DEAD_DNS\"]; };"
+	assert_exit 0 "$POLICYD" -c "$TMP/drop.conf"
+	wait_until 5 test -s "$TMP/mhpolicyd.pid"
+	DPID=$(cat "$TMP/mhpolicyd.pid" 2>/dev/null)
+	if [ -n "$DPID" ] && pid_alive "$DPID"; then
+		register_pid "$DPID"
+		pass "without -f: detached, pidfile written"
+		assert_eq "$(id -u nobody)" "$(awk '/^Uid:/ {print $2}' "/proc/$DPID/status")" "runs as user nobody after binding"
+		run $WIRE policy 127.0.0.1 "$PORT2" bob@relay.test
+		assert_eq "action=DUNNO" "$(head -n1 <<<"$T_OUT")" "the detached daemon answers"
+		stop_pid "$DPID" TERM
+	else
+		fail "without -f: detached, pidfile written"
+	fi
+fi
 done_testing
