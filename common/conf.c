@@ -21,7 +21,7 @@
  * empty file gives every default.  After loading, an empty node.hostnames
  * is filled with this host's name (gethostname()) when that is a valid
  * host name.  conf_defaults gives every default without touching the
- * host.  conf_dump writes every setting back in mhkit.conf syntax;
+ * host.  conf_dump (conf_dump.c) writes every setting back in mhkit.conf syntax;
  * passwords are written as they are.  conf_free releases it all.
  *
  * Failures: unknown settings and groups (anywhere), wrong types, bad or
@@ -66,6 +66,7 @@
 #include <libconfig.h>
 
 #include "conf.h"
+#include "conf_table.h"
 #include "endpoint.h"
 #include "log.h"
 #include "sbuf.h"
@@ -79,7 +80,6 @@
 #define CONF_NAME_MAX	128		/* bytes in a dotted setting name */
 #define CONF_WHY_MAX	512		/* bytes in the "what is wrong" part */
 #define CONF_LINE_MAX	4096		/* bytes of a source line read back */
-#define CONF_DUMP_MAX	(CONF_LIST_MAX * (2 * CONF_STR_MAX + 4) + 256)	/* one dumped line */
 #define CONF_SENTINEL_PORT 26379	/* redis.sentinel.servers default port */
 #define CONF_SCORE_MAX	1000.0		/* |score| */
 
@@ -87,32 +87,6 @@
 #define MIN		(60 * SEC)
 #define DAY		(86400 * SEC)
 #define KB		1024ULL
-
-enum conf_type {
-	CONF_STRING,			/* string, max = length bound */
-	CONF_UINT,			/* unsigned in [min, max] */
-	CONF_SIZE,			/* uint64_t bytes in [min, max] */
-	CONF_DURATION,			/* uint64_t ms in [min, max] */
-	CONF_SCORE,			/* double, -1000..1000 */
-	CONF_ENUM,			/* unsigned index into choices */
-	CONF_ENDPOINT,			/* struct endpoint; min 1 = must not be empty */
-	CONF_STRLIST,			/* struct conf_list */
-	CONF_DNSLIST,			/* struct hostport[], count at count_offset */
-	CONF_HOSTPORTLIST,		/* struct hostport[], count at count_offset; port = default */
-};
-
-struct conf_entry {
-	const char *name;		/* as in the file, dotted */
-	enum conf_type type;
-	const char *defval;		/* default, as text */
-	uint64_t min;			/* see enum conf_type */
-	uint64_t max;
-	size_t	offset;			/* into struct conf */
-	size_t	count_offset;		/* lists of struct hostport */
-	const char *const *choices;	/* enum: names in enum order, NULL-terminated */
-	unsigned port;			/* hostport list: default port */
-	int	(*check) (const char *, char *, size_t);	/* string, list entry */
-};
 
 static int conf_check_host(const char *, char *, size_t);
 static int conf_check_hostname(const char *, char *, size_t);
@@ -141,7 +115,7 @@ static_assert(sizeof(enum conf_discard_action) == sizeof(unsigned), "enum size")
  * Every setting, grouped by its dotted prefix (conf_dump relies on each
  * group's entries being together).
  */
-static const struct conf_entry conf_table[] = {
+const struct conf_entry conf_table[] = {
 	/* E(name, type, default, min, max, field of struct conf) */
 	{E("user", CONF_STRING, "", 0, CONF_STR_MAX, user)},
 	{E("pidfile", CONF_STRING, "", 0, CONF_STR_MAX, pidfile), .check = conf_check_path},
@@ -212,7 +186,7 @@ static const struct conf_entry conf_table[] = {
 	{E("defaults.subject_tag", CONF_STRING, "[SPAM]", 0, CONF_STR_MAX, defaults_subject_tag)},
 };
 
-#define CONF_TABLE_COUNT	(sizeof(conf_table) / sizeof(conf_table[0]))
+const size_t conf_table_count = sizeof(conf_table) / sizeof(conf_table[0]);
 
 /* One conf_load call. */
 struct conf_ctx {
@@ -234,18 +208,11 @@ conf_strdup(const char *s)
 	return p;
 }
 
-/* conf_field - a setting's storage in a struct conf */
-static void *
-conf_field(struct conf *conf, size_t offset)
-{
-	return (char *) conf + offset;
-}
-
 /* conf_find - table entry by dotted name, NULL when unknown */
 static const struct conf_entry *
 conf_find(const char *name)
 {
-	for (size_t i = 0; i < CONF_TABLE_COUNT; i++)
+	for (size_t i = 0; i < conf_table_count; i++)
 		if (strcmp(conf_table[i].name, name) == 0)
 			return conf_table + i;
 	return NULL;
@@ -257,7 +224,7 @@ conf_is_group(const char *prefix)
 {
 	size_t	len = strlen(prefix);
 
-	for (size_t i = 0; i < CONF_TABLE_COUNT; i++)
+	for (size_t i = 0; i < conf_table_count; i++)
 		if (strncmp(conf_table[i].name, prefix, len) == 0 && conf_table[i].name[len] == '.')
 			return 1;
 	return 0;
@@ -610,7 +577,7 @@ conf_defaults(void)
 	if (conf == NULL)
 		msg_panic("conf: out of memory");
 	conf->path = conf_strdup("");
-	for (size_t i = 0; i < CONF_TABLE_COUNT; i++)
+	for (size_t i = 0; i < conf_table_count; i++)
 		conf_default(conf, conf_table + i);
 	return conf;
 }
@@ -621,7 +588,7 @@ conf_free(struct conf *conf)
 {
 	if (conf == NULL)
 		return;
-	for (size_t i = 0; i < CONF_TABLE_COUNT; i++) {
+	for (size_t i = 0; i < conf_table_count; i++) {
 		const struct conf_entry *e = conf_table + i;
 
 		if (e->type == CONF_STRING)
@@ -1020,161 +987,3 @@ fail:
 	return NULL;
 }
 
-/* conf_put_string - a string in libconfig syntax, "..." with \" and \\ escaped */
-static void
-conf_put_string(struct sbuf *sb, const char *s)
-{
-	sbuf_putc(sb, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sbuf_putc(sb, '\\');
-		sbuf_putc(sb, *s);
-	}
-	sbuf_putc(sb, '"');
-}
-
-/* conf_put_score - fewest decimals (at least one) that read back as the same double */
-static void
-conf_put_score(struct sbuf *sb, double v)
-{
-	char	buf[64];			/* |v| <= 1000: at most 4 + 1 + 17 digits */
-
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*f", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	sbuf_puts(sb, buf);
-}
-
-/* conf_put_value - one setting's value in libconfig syntax */
-static void
-conf_put_value(struct sbuf *sb, const struct conf *conf, const struct conf_entry *e)
-{
-	struct conf *c = (struct conf *) conf;
-	char	buf[ENDPOINT_FORMAT_MAX];
-	size_t	count;
-
-	switch (e->type) {
-	case CONF_STRING:
-		conf_put_string(sb, *(char **) conf_field(c, e->offset));
-		break;
-	case CONF_UINT:
-		sbuf_printf(sb, "%u", *(unsigned *) conf_field(c, e->offset));
-		break;
-	case CONF_SIZE:
-		conf_put_string(sb, units_format_size(*(uint64_t *) conf_field(c, e->offset),
-						      buf, sizeof(buf)));
-		break;
-	case CONF_DURATION:
-		conf_put_string(sb, units_format_duration(*(uint64_t *) conf_field(c, e->offset),
-							  buf, sizeof(buf)));
-		break;
-	case CONF_SCORE:
-		conf_put_score(sb, *(double *) conf_field(c, e->offset));
-		break;
-	case CONF_ENUM:
-		conf_put_string(sb, e->choices[*(unsigned *) conf_field(c, e->offset)]);
-		break;
-	case CONF_ENDPOINT:
-		conf_put_string(sb, endpoint_format(conf_field(c, e->offset), buf, sizeof(buf)));
-		break;
-	case CONF_STRLIST:
-	case CONF_DNSLIST:
-	case CONF_HOSTPORTLIST:
-		count = e->type == CONF_STRLIST ? ((struct conf_list *) conf_field(c, e->offset))->count
-		    : *(size_t *) conf_field(c, e->count_offset);
-		sbuf_puts(sb, count ? "[ " : "[");
-		for (size_t i = 0; i < count; i++) {
-			const struct hostport *hp = (const struct hostport *) conf_field(c, e->offset) + i;
-
-			if (i)
-				sbuf_puts(sb, ", ");
-			if (e->type == CONF_STRLIST)
-				conf_put_string(sb, ((struct conf_list *) conf_field(c, e->offset))->items[i]);
-			else if (e->type == CONF_DNSLIST)
-				conf_put_string(sb, dnsserver_format(hp, buf, sizeof(buf)));
-			else
-				conf_put_string(sb, hostport_format(hp, buf, sizeof(buf)));
-		}
-		sbuf_puts(sb, count ? " ]" : "]");
-		break;
-	}
-}
-
-/* conf_group_len - length of the group part of name[0..len) ("redis.sentinel" of "redis.sentinel.master") */
-static size_t
-conf_group_len(const char *name, size_t len)
-{
-	while (len > 0 && name[len - 1] != '.')
-		len--;
-	return len ? len - 1 : 0;
-}
-
-/* conf_depth - groups in a group path ("" 0, "redis" 1, "redis.sentinel" 2) */
-static int
-conf_depth(const char *group, size_t len)
-{
-	int	depth = len > 0;
-
-	for (size_t i = 0; i < len; i++)
-		depth += group[i] == '.';
-	return depth;
-}
-
-/* conf_within - is group g[0..glen) the open group or inside it */
-static int
-conf_within(const char *g, size_t glen, const char *open, size_t openlen)
-{
-	return openlen == 0 || (openlen <= glen && strncmp(g, open, openlen) == 0
-				&& (openlen == glen || g[openlen] == '.'));
-}
-
-/*
- * conf_emit - hand one line to the caller and start the next.  CONF_DUMP_MAX
- * holds the longest line the table allows, so appends cannot fail.
- */
-static void
-conf_emit(struct sbuf *sb, void (*out)(const char *, void *), void *ctx)
-{
-	out(sbuf_str(sb), ctx);
-	sbuf_reset(sb);
-}
-
-/* conf_dump - every setting and its value, in mhkit.conf syntax */
-void
-conf_dump(const struct conf *conf, void (*out)(const char *line, void *ctx), void *ctx)
-{
-	struct sbuf sb;
-	const char *open = "";		/* the group now open is open[0..openlen) */
-	size_t	openlen = 0;
-
-	sbuf_init(&sb, CONF_DUMP_MAX);
-	for (size_t i = 0; i <= CONF_TABLE_COUNT; i++) {
-		const char *name = i < CONF_TABLE_COUNT ? conf_table[i].name : "";
-		size_t	glen = conf_group_len(name, strlen(name));
-
-		while (!conf_within(name, glen, open, openlen)) {
-			sbuf_printf(&sb, "%*s};", 2 * (conf_depth(open, openlen) - 1), "");
-			conf_emit(&sb, out, ctx);
-			openlen = conf_group_len(open, openlen);
-		}
-		if (i == CONF_TABLE_COUNT)
-			break;
-		open = name;
-		while (openlen < glen) {
-			size_t	start = openlen ? openlen + 1 : 0;
-			size_t	n = strcspn(name + start, ".");
-
-			sbuf_printf(&sb, "%*s%.*s = {", 2 * conf_depth(name, openlen), "",
-				    (int) n, name + start);
-			conf_emit(&sb, out, ctx);
-			openlen = start + n;
-		}
-		sbuf_printf(&sb, "%*s%s = ", 2 * conf_depth(name, glen), "", name + glen + (glen > 0));
-		conf_put_value(&sb, conf, conf_table + i);
-		sbuf_putc(&sb, ';');
-		conf_emit(&sb, out, ctx);
-	}
-	sbuf_free(&sb);
-}
