@@ -30,13 +30,9 @@
  * Logging: one warning per state change ("connection lost", "connected"),
  * never per command.
  *
- * Server-side scripts are registered once and loaded (SCRIPT LOAD) at
- * every connect, before the connection takes commands; NOSCRIPT later
- * (SCRIPT FLUSH, a failover) drops the connection so they are loaded again.
- *
  * Public functions: aredis_new, aredis_free, aredis_command,
- * aredis_commandargv, aredis_script_register, aredis_evalsha, aredis_up,
- * aredis_address, aredis_reconnects, aredis_errors.
+ * aredis_commandargv, aredis_up, aredis_address, aredis_reconnects,
+ * aredis_errors.
  */
 #include "config.h"
 
@@ -88,13 +84,6 @@ struct aredis {
 	char   *password;
 	struct rconn *sentinel;		/* non-NULL under Sentinel: finds the primary */
 	char	addr[AREDIS_ADDR_MAX];
-
-	/* server-side scripts, loaded at every connect */
-	struct aredis_script {
-		const char *text;
-		char	sha[41];	/* "" until loaded on this connection */
-	}	scripts[AREDIS_SCRIPTS_MAX];
-	int	nscripts;
 };
 
 /* one command in flight */
@@ -108,7 +97,6 @@ struct aredis_req {
 
 static void aredis_schedule(struct aredis *);
 static void aredis_drop(struct aredis *, const char *why);
-static void aredis_script_loaded(redisAsyncContext *, void *, void *);
 
 /* aredis_enter_state - log the transition, then set it */
 static void
@@ -136,7 +124,7 @@ aredis_unready(const redisReply *r)
 {
 	return r && r->type == REDIS_REPLY_ERROR
 	    && (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "LOADING", 7) == 0
-		|| strncmp(r->str, "MASTERDOWN", 10) == 0 || strncmp(r->str, "NOSCRIPT", 8) == 0);
+		|| strncmp(r->str, "MASTERDOWN", 10) == 0);
 }
 
 /* aredis_req_reply - hiredis hands us the reply (or NULL on disconnect) */
@@ -271,56 +259,6 @@ aredis_login_reply(redisAsyncContext *ac, void *r, void *privdata)
 	ar->ever_up = 1;
 }
 
-/* aredis_script_loaded - SCRIPT LOAD answered with the SHA1 */
-static void
-aredis_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct aredis *ar = ac->data;
-	struct aredis_script *sc = privdata;
-	redisReply *reply = r;
-
-	if (ar == NULL || ar->state != AREDIS_CONNECTING)
-		return;
-	if (reply == NULL || reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-		char	why[300];
-
-		snprintf(why, sizeof(why), "SCRIPT LOAD failed: %.200s",
-			 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-		aredis_drop(ar, why);
-		return;
-	}
-	memcpy(sc->sha, reply->str, 40);
-	sc->sha[40] = 0;
-}
-
-/* aredis_script_register - remember a script; loaded at the next connect (or now) */
-int
-aredis_script_register(struct aredis *ar, const char *text)
-{
-	if (ar->nscripts == AREDIS_SCRIPTS_MAX)
-		msg_panic("aredis_script_register: more than %d scripts", AREDIS_SCRIPTS_MAX);
-	ar->scripts[ar->nscripts].text = text;
-	ar->scripts[ar->nscripts].sha[0] = 0;
-	/* already up: reconnect so the script is loaded before it is used */
-	if (ar->state == AREDIS_UP)
-		aredis_drop(ar, "loading server-side scripts");
-	return ar->nscripts++;
-}
-
-/* aredis_evalsha - run a loaded script */
-int
-aredis_evalsha(struct aredis *ar, int script, aredis_cb *cb, void *arg, int argc,
-	       const char **argv, size_t *lens)
-{
-	if (script < 0 || script >= ar->nscripts || ar->scripts[script].sha[0] == 0)
-		return -1;
-	argv[0] = "EVALSHA";
-	lens[0] = 7;
-	argv[1] = ar->scripts[script].sha;
-	lens[1] = 40;
-	return aredis_send(ar, cb, arg, argc, argv, lens);
-}
-
 /* aredis_on_connect - TCP (or unix) connect finished */
 static void
 aredis_on_connect(const redisAsyncContext *cac, int status)
@@ -350,11 +288,6 @@ aredis_on_connect(const redisAsyncContext *cac, int status)
 	if (ar->db) {
 		snprintf(db, sizeof(db), "%u", ar->db);
 		redisAsyncCommand(ac, aredis_login_reply, "SELECT", "SELECT %s", db);
-	}
-	for (int i = 0; i < ar->nscripts; i++) {
-		ar->scripts[i].sha[0] = 0;
-		redisAsyncCommand(ac, aredis_script_loaded, &ar->scripts[i], "SCRIPT LOAD %s",
-				  ar->scripts[i].text);
 	}
 	redisAsyncCommand(ac, aredis_login_reply, "PING", "PING");
 }

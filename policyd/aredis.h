@@ -25,20 +25,6 @@ void	aredis_free(struct aredis *);
 int	aredis_command(struct aredis *, aredis_cb *, void *arg, const char *fmt, ...);
 int	aredis_commandargv(struct aredis *, aredis_cb *, void *arg, int argc,
 			   const char **argv, const size_t *argvlen);
-/*
- * Server-side scripts: register the text once (before or after connecting;
- * at most AREDIS_SCRIPTS_MAX); aredis loads every script with SCRIPT LOAD
- * on each (re)connect, before it takes commands. aredis_evalsha runs one:
- * argv[0] and argv[1] are filled in here ("EVALSHA", the SHA1); the
- * caller's argv[2] is numkeys, then the keys and arguments. A NOSCRIPT
- * reply (SCRIPT FLUSH, a new primary) drops the connection like an
- * unready server, so the next connect loads the scripts again.
- */
-#define AREDIS_SCRIPTS_MAX	8
-int	aredis_script_register(struct aredis *, const char *text);
-int	aredis_evalsha(struct aredis *, int script, aredis_cb *, void *arg, int argc,
-		       const char **argv, size_t *argvlen);
-
 /* aredis_up - 1 while connected and logged in */
 int	aredis_up(const struct aredis *);
 const char *aredis_address(const struct aredis *);

@@ -165,7 +165,6 @@ policyd_reload(struct policyd *pd)
 		pd->dns = dns;
 		aredis_free(pd->redis);
 		pd->redis = aredis_new(pd->base, conf);
-		policy_scripts_register(pd);
 	}
 	policyd_conf_release(pd->conf);
 	pd->conf = conf;
@@ -309,7 +308,6 @@ main(int argc, char **argv)
 	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "dns: %s", err);
 	pd.redis = aredis_new(pd.base, pd.conf);
-	policy_scripts_register(&pd);
 	pd.drain_timer = evtimer_new(pd.base, policyd_drain_timeout, &pd);
 	for (int i = 0; signals[i]; i++) {
 		sigs[i] = evsignal_new(pd.base, signals[i], policyd_on_signal, &pd);

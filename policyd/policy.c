@@ -42,50 +42,14 @@
 #define POLICY_DNSBL_ERR_TTL	300	/* an error-code answer */
 #define POLICY_ATTR_LOG_MAX	120	/* bytes of an attribute quoted in a log line */
 
-/* what policy_prefetch asks, in one pipelined round trip: two scripts */
+/* what policy_prefetch asks, in one pipelined round trip */
 enum policy_pf_kind {
-	POLICY_PF_DOMAIN,		/* the domain's keys, one hash slot */
-	POLICY_PF_GLOBAL,		/* the global sender lists, another */
-	POLICY_PF_COUNT
+	POLICY_PF_DOMAIN,		/* HGETALL mh:{D}:cfg */
+	POLICY_PF_MX,			/* GET mh:{D}:mx */
+	POLICY_PF_USER,			/* SISMEMBER mh:{D}:users LOCAL */
+	POLICY_PF_LIST0,		/* SMISMEMBER of the four sender lists */
+	POLICY_PF_COUNT = POLICY_PF_LIST0 + 4
 };
-
-/*
- * The domain script: settings, cached MX set (an empty array when not
- * cached), user-list entry, and whether any candidate is on the domain's
- * white and black lists. KEYS: cfg mx users white black; ARGV: local,
- * candidates. Hits are folded in Redis: one integer per list comes back,
- * not one per candidate.
- */
-static const char policy_script_domain[] =
-	"local function any(key)\n"
-	"  if #ARGV < 2 then return 0 end\n"
-	"  local r = redis.call('SMISMEMBER', key, unpack(ARGV, 2))\n"
-	"  for i = 1, #r do if r[i] == 1 then return 1 end end\n"
-	"  return 0\n"
-	"end\n"
-	"local mx = redis.call('GET', KEYS[2])\n"
-	"if not mx then mx = {} end\n"
-	"return {redis.call('HGETALL', KEYS[1]), mx, redis.call('SISMEMBER', KEYS[3], ARGV[1]),\n"
-	"  any(KEYS[4]), any(KEYS[5])}\n";
-
-/* The global script: KEYS: white black; ARGV: candidates. */
-static const char policy_script_global[] =
-	"local function any(key)\n"
-	"  local r = redis.call('SMISMEMBER', key, unpack(ARGV))\n"
-	"  for i = 1, #r do if r[i] == 1 then return 1 end end\n"
-	"  return 0\n"
-	"end\n"
-	"return {any(KEYS[1]), any(KEYS[2])}\n";
-
-static int policy_script_ids[2] = {-1, -1};
-
-/* policy_scripts_register - with every new Redis connection object */
-void
-policy_scripts_register(struct policyd *pd)
-{
-	policy_script_ids[0] = aredis_script_register(pd->redis, policy_script_domain);
-	policy_script_ids[1] = aredis_script_register(pd->redis, policy_script_global);
-}
 
 struct policy_job {
 	struct policyd *pd;
@@ -111,8 +75,6 @@ struct policy_job {
 	struct store_slq slq;
 	struct senderlist_hits hits;
 	int	slq_failed;
-	const char *pf_argv[LISTENTRY_CANDIDATES_MAX + 10];
-	size_t	pf_lens[LISTENTRY_CANDIDATES_MAX + 10];
 	/* dnsbl step */
 	struct decide_dnsbl_result dnsbl[DOMAIN_DNSBL_MAX];
 	char	(*dnsbl_txt)[DNSQ_TXT_MAX + 1];	/* DOMAIN_DNSBL_MAX; made at the first DNSBL step */
@@ -249,127 +211,88 @@ policy_prefetch_done(struct policy_job *job)
 	policy_step_done(job);
 }
 
-/* policy_int_at - element i of an array reply as an integer, -1 if it is not one */
-static long long
-policy_int_at(const redisReply *r, size_t i)
-{
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements
-	    || r->element[i]->type != REDIS_REPLY_INTEGER)
-		return -1;
-	return r->element[i]->integer;
-}
-
-/* policy_prefetch_reply - one of the two script replies */
+/* policy_prefetch_reply - one of the prefetch replies */
 static void
 policy_prefetch_reply(redisReply *r, void *arg)
 {
 	struct policy_pf *a = arg;
 	struct policy_job *job = a->job;
 
-	if (a->kind == POLICY_PF_DOMAIN) {
-		if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
-			long long user = policy_int_at(r, 2);
-
-			job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain,
-								 r->element[0], &job->d.domain);
-			job->pf_mx_hit = r->element[1]->type == REDIS_REPLY_STRING
-			    && mx_set_parse(r->element[1]->str, &job->d.mx) == 0;
-			job->pf_user = user < 0 ? STORE_ERROR : user == 1 ? STORE_OK : STORE_NOTFOUND;
-			job->hits.domain_white = policy_int_at(r, 3) == 1;
-			job->hits.domain_black = policy_int_at(r, 4) == 1;
-			if (policy_int_at(r, 3) < 0 || policy_int_at(r, 4) < 0)
-				job->slq_failed = 1;
-		} else {
-			if (r && r->type == REDIS_REPLY_ERROR)
-				msg_warn("redis: domain lookup script: %.200s", r->str);
-			job->pf_domain = STORE_ERROR;
+	switch (a->kind) {
+	case POLICY_PF_DOMAIN:
+		job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain, r, &job->d.domain);
+		break;
+	case POLICY_PF_MX:
+		job->pf_mx_hit = r != NULL && r->type == REDIS_REPLY_STRING
+		    && mx_set_parse(r->str, &job->d.mx) == 0;
+		break;
+	case POLICY_PF_USER:
+		job->pf_user = (r == NULL || r->type != REDIS_REPLY_INTEGER) ? STORE_ERROR
+		    : r->integer == 1 ? STORE_OK : STORE_NOTFOUND;
+		break;
+	default:
+		if (store_slq_reply(&job->slq, a->kind - POLICY_PF_LIST0, r, &job->hits) < 0)
 			job->slq_failed = 1;
-		}
-	} else {
-		if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
-		    && policy_int_at(r, 0) >= 0 && policy_int_at(r, 1) >= 0) {
-			job->hits.global_white = policy_int_at(r, 0) == 1;
-			job->hits.global_black = policy_int_at(r, 1) == 1;
-		} else {
-			if (r && r->type == REDIS_REPLY_ERROR)
-				msg_warn("redis: global list script: %.200s", r->str);
-			job->slq_failed = 1;
-		}
+		break;
 	}
 	policy_prefetch_done(job);
 }
 
+/* policy_prefetch_send - queue one command; a failure to queue counts as its error reply */
+static void
+policy_prefetch_send(struct policy_job *job, int kind, int argc, const char **argv, const size_t *lens)
+{
+	struct policy_pf *a = &job->pf_args[kind];
+
+	a->job = job;
+	a->kind = kind;
+	job->pending++;
+	if (aredis_commandargv(job->pd->redis, policy_prefetch_reply, a, argc, argv, lens) < 0)
+		policy_prefetch_reply(NULL, a);
+}
+
 /*
  * policy_prefetch - everything Redis knows about this recipient, in one
- * pipelined round trip of two server-side scripts, one per hash slot: the
- * domain's settings, its cached MX set, the user-list entry and the
- * domain's sender lists; and the global sender lists. The decision then
- * takes them step by step without waiting again (a lookup it turns out not
- * to need costs Redis a little; a round trip per step would cost every
- * request).
+ * pipelined round trip: the domain's settings, its cached MX set, the
+ * user-list entry and the four sender lists. The decision then takes them
+ * step by step without waiting again (a lookup it turns out not to need
+ * costs Redis a little; a round trip per step would cost every request).
+ * The domain's keys share one hash slot; the global lists are in another.
  */
 static void
 policy_prefetch(struct policy_job *job)
 {
-	char	keys[5][KEYS_MAX];
+	char	cfg[KEYS_MAX], mx[KEYS_MAX], users[KEYS_MAX];
 	const char *domain = job->d.rcpt_addr.domain;
-	const char **argv = job->pf_argv;
-	size_t *lens = job->pf_lens;
-	int	argc;
+	const char *argv[3];
+	size_t	lens[3];
 
 	job->pf_domain = STORE_ERROR;
 	job->pf_user = STORE_ERROR;
 	job->pf_mx_hit = 0;
 	job->slq_failed = 0;
 	memset(&job->hits, 0, sizeof(job->hits));
-	keys_domain_cfg(keys[0], KEYS_MAX, domain);
-	keys_domain_mx(keys[1], KEYS_MAX, domain);
-	keys_domain_users(keys[2], KEYS_MAX, domain);
-	keys_list(keys[3], KEYS_MAX, domain, KEYS_LIST_WHITE);
-	keys_list(keys[4], KEYS_MAX, domain, KEYS_LIST_BLACK);
+	keys_domain_cfg(cfg, sizeof(cfg), domain);
+	keys_domain_mx(mx, sizeof(mx), domain);
+	keys_domain_users(users, sizeof(users), domain);
 	store_slq_init(&job->slq, domain, &job->d.sender, job->d.client_ip);
 
-	job->pending = 1;		/* held until both are queued */
-	/* EVALSHA SHA 5 cfg mx users white black LOCAL cand... */
-	argv[2] = "5";
-	lens[2] = 1;
-	for (int k = 0; k < 5; k++) {
-		argv[3 + k] = keys[k];
-		lens[3 + k] = strlen(keys[k]);
-	}
-	argv[8] = job->d.rcpt_addr.local;
-	lens[8] = strlen(job->d.rcpt_addr.local);
-	for (size_t i = 0; i < job->slq.n; i++) {
-		argv[9 + i] = job->slq.argv[2 + i];
-		lens[9 + i] = job->slq.lens[2 + i];
-	}
-	argc = 9 + (int) job->slq.n;
-	job->pf_args[POLICY_PF_DOMAIN].job = job;
-	job->pf_args[POLICY_PF_DOMAIN].kind = POLICY_PF_DOMAIN;
-	job->pending++;
-	if (aredis_evalsha(job->pd->redis, policy_script_ids[0], policy_prefetch_reply,
-			   &job->pf_args[POLICY_PF_DOMAIN], argc, argv, lens) < 0) {
-		policy_prefetch_reply(NULL, &job->pf_args[POLICY_PF_DOMAIN]);
-		policy_prefetch_done(job);	/* the hold: nothing else to wait for */
-		return;
-	}
-	if (job->slq.n > 0) {
-		/* EVALSHA SHA 2 white black cand... (hiredis has copied the first one) */
-		argv[2] = "2";
-		keys_list(keys[3], KEYS_MAX, NULL, KEYS_LIST_WHITE);
-		keys_list(keys[4], KEYS_MAX, NULL, KEYS_LIST_BLACK);
-		argv[3] = keys[3], lens[3] = strlen(keys[3]);
-		argv[4] = keys[4], lens[4] = strlen(keys[4]);
-		for (size_t i = 0; i < job->slq.n; i++) {
-			argv[5 + i] = job->slq.argv[2 + i];
-			lens[5 + i] = job->slq.lens[2 + i];
-		}
-		job->pf_args[POLICY_PF_GLOBAL].job = job;
-		job->pf_args[POLICY_PF_GLOBAL].kind = POLICY_PF_GLOBAL;
-		job->pending++;
-		if (aredis_evalsha(job->pd->redis, policy_script_ids[1], policy_prefetch_reply,
-				   &job->pf_args[POLICY_PF_GLOBAL], 5 + (int) job->slq.n, argv, lens) < 0)
-			policy_prefetch_reply(NULL, &job->pf_args[POLICY_PF_GLOBAL]);
+	job->pending = 1;		/* held until every command is queued */
+	argv[0] = "HGETALL", argv[1] = cfg;
+	lens[0] = 7, lens[1] = strlen(cfg);
+	policy_prefetch_send(job, POLICY_PF_DOMAIN, 2, argv, lens);
+	argv[0] = "GET", argv[1] = mx;
+	lens[0] = 3, lens[1] = strlen(mx);
+	policy_prefetch_send(job, POLICY_PF_MX, 2, argv, lens);
+	argv[0] = "SISMEMBER", argv[1] = users, argv[2] = job->d.rcpt_addr.local;
+	lens[0] = 9, lens[1] = strlen(users), lens[2] = strlen(job->d.rcpt_addr.local);
+	policy_prefetch_send(job, POLICY_PF_USER, 3, argv, lens);
+	for (int k = 0; k < 4 && job->slq.n > 0; k++) {
+		const char **largv;
+		const size_t *llens;
+		int	argc = store_slq_command(&job->slq, k, &largv, &llens);
+
+		policy_prefetch_send(job, POLICY_PF_LIST0 + k, argc, largv, llens);
 	}
 	policy_prefetch_done(job);	/* releases the hold */
 }

@@ -65,8 +65,6 @@ void	server_drain(struct policyd *);
 struct policy_parser;
 struct socketmap_parser;
 void	policy_handle(struct policyd *, struct conn *, const struct policy_parser *);
-/* policy_scripts_register - load the policy's Redis scripts with a new pd->redis */
-void	policy_scripts_register(struct policyd *);
 void	socketmap_handle(struct policyd *, struct conn *, const struct socketmap_parser *);
 /* the job of a connection that closes while the job runs must forget the connection */
 void	policy_conn_gone(void *job);

@@ -104,17 +104,6 @@ for bad in '99999999:relay_domains x,' "24:relay_domains relay.testX" 'x:relay_d
 done
 served "after malformed netstrings"
 
-# --- server-side scripts flushed (SCRIPT FLUSH, or a new primary): loaded again --------
-redis_cli redis SCRIPT FLUSH >/dev/null
-ok_after=
-for i in $(seq 20); do
-	run $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test
-	if [ "$(head -n1 <<<"$T_OUT")" = "action=DUNNO" ]; then ok_after=$i; break; fi
-	sleep 0.1
-done
-check "after SCRIPT FLUSH: answering again (request $ok_after)" test -n "$ok_after"
-assert_contains "$(cat "$TMP/mhpolicyd.log")" "NOSCRIPT" "after SCRIPT FLUSH: the reconnect is logged with its reason"
-
 # --- reload ------------------------------------------------------------------------
 redis_stop
 run $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test
