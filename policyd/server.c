@@ -130,7 +130,7 @@ conn_set_job(struct conn *c, void *job, void (*gone)(void *))
 static void
 conn_fail(struct conn *c, const char *why)
 {
-	char	buf[SOCKETMAP_REPLY_MAX];
+	char	buf[SOCKETMAP_REPLY_MAX] = "";
 	int	n = -1;
 
 	msg_warn("%s: malformed request from %s: %s; closing", conn_kind_names[c->kind], c->peer, why);
