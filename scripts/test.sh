@@ -21,7 +21,7 @@ if [ -f test-suite.log ]; then
 	err=$(sed -n 's/^# ERROR: *//p' test-suite.log)
 	skip=$(sed -n 's/^# SKIP: *//p' test-suite.log)
 	[ "$status" = 0 ] || sed -n '/^FAIL\|^ERROR/,$p' test-suite.log | head -n 200
-	echo "test suites: ${pass:-0} passed, $(( ${fail:-0} + ${err:-0} )) failed, ${skip:-0} skipped"
+	echo "suites: ${pass:-0} passed, $(( ${fail:-0} + ${err:-0} )) failed, ${skip:-0} skipped"
 fi
 cd "$top"
 exit "$status"
