@@ -6,6 +6,8 @@
 #			dir); without it a minimal config.h is written to a
 #			temporary directory.
 #   SECONDS_EACH	how long each target runs (default 60)
+#   RUNS		run each target for this many inputs instead (long runs)
+#   FUZZ_ONLY		run only the target of this name (e.g. policy)
 #   FUZZ_CC		compiler (default clang; needs libclang-rt-14-dev on Debian 12)
 #
 # Each tests/fuzz/fuzz_NAME.c names the sources it needs on a line
@@ -60,6 +62,7 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	[ -f "$src" ] || continue
 	target=$(basename "$src" .c)
 	name=${target#fuzz_}
+	[ -n "${FUZZ_ONLY:-}" ] && [ "$FUZZ_ONLY" != "$name" ] && continue
 	log=$work/$target.log
 
 	# the sources it names, and their directories as include paths
@@ -85,9 +88,10 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	fi
 	seeds=$(find "$work/corpus/$name" -type f | wc -l)
 
+	if [ -n "${RUNS:-}" ]; then limit="-runs=$RUNS"; else limit="-max_total_time=$seconds"; fi
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	"$work/$target" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+	"$work/$target" "$limit" -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/$target-" "$work/corpus/$name" >"$log" 2>&1
 	status=$?
 
@@ -95,7 +99,7 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	units=$(find "$work/corpus/$name" -type f | wc -l)
 	if [ "$status" = 0 ] && ! grep -q -E '^(==[0-9]+==ERROR|SUMMARY: )' "$log"; then
-		echo "$target: ok, ${runs:-?} runs in ${seconds}s (${rate:-?} exec/s), corpus $seeds -> $units"
+		echo "$target: ok, ${runs:-?} runs (${limit#-}) at ${rate:-?} exec/s, corpus $seeds -> $units"
 		pass=$((pass + 1))
 	else
 		echo "$target: FAILED (status $status) after ${runs:-?} runs"
