@@ -86,8 +86,11 @@ domain_cfield(const struct domain *d, const struct domain_setting_info *info)
 void
 domain_init(struct domain *d, const char *name, const struct conf *conf)
 {
+	size_t	n;
+
 	memset(d, 0, sizeof(*d));
-	snprintf(d->name, sizeof(d->name), "%s", name ? name : "");
+	if (name && (n = strlen(name)) < sizeof(d->name))
+		memcpy(d->name, name, n + 1);
 	d->service = DOMAIN_SERVICE_RELAY;
 	d->port = 25;
 	d->userlist = 0;
@@ -98,7 +101,8 @@ domain_init(struct domain *d, const char *name, const struct conf *conf)
 	d->tag_limit = conf->defaults_tag_limit;
 	d->discard_limit = conf->defaults_discard_limit;
 	d->discard_action = conf->defaults_discard_action;
-	snprintf(d->subject_tag, sizeof(d->subject_tag), "%s", conf->defaults_subject_tag);
+	if ((n = strlen(conf->defaults_subject_tag)) < sizeof(d->subject_tag))
+		memcpy(d->subject_tag, conf->defaults_subject_tag, n + 1);
 	d->max_size = conf->defaults_max_size;
 }
 

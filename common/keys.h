@@ -3,6 +3,7 @@
 #define MH_KEYS_H
 
 #include <stdio.h>
+#include <string.h>
 
 /*
  * Every key of one domain carries the hash tag {DOMAIN}, every key of one
@@ -16,6 +17,34 @@
 #define KEYS_ACCOUNTS		"mh:accounts"	/* SET of account names */
 #define KEYS_GLOBAL_TAG		"@global"
 
+/*
+ * keys_build - PREFIX NAME SUFFIX into buf, like snprintf("%s%s%s") but
+ * without the formatting machinery (keys are built on every request).
+ * Returns the full length; the result is cut (and NUL-terminated) when
+ * buf is too small, as with snprintf.
+ */
+static inline int
+keys_build(char *buf, size_t len, const char *prefix, const char *name, const char *suffix)
+{
+	const char *parts[3] = {prefix, name, suffix};
+	size_t	used = 0, total = 0;
+
+	for (int i = 0; i < 3; i++) {
+		size_t	n = strlen(parts[i]);
+
+		total += n;
+		if (used < len) {
+			size_t	room = len - used - 1 < n ? len - used - 1 : n;
+
+			memcpy(buf + used, parts[i], room);
+			used += room;
+		}
+	}
+	if (len)
+		buf[used < len ? used : len - 1] = 0;
+	return (int) total;
+}
+
 enum keys_list {
 	KEYS_LIST_WHITE,
 	KEYS_LIST_BLACK
@@ -25,14 +54,14 @@ enum keys_list {
 static inline int
 keys_domain_cfg(char *buf, size_t len, const char *domain)
 {
-	return snprintf(buf, len, "mh:{%s}:cfg", domain);
+	return keys_build(buf, len, "mh:{", domain, "}:cfg");
 }
 
 /* keys_domain_users - SET of the domain's accepted local parts */
 static inline int
 keys_domain_users(char *buf, size_t len, const char *domain)
 {
-	return snprintf(buf, len, "mh:{%s}:users", domain);
+	return keys_build(buf, len, "mh:{", domain, "}:users");
 }
 
 /* keys_domain_users_tmp - import staging SET, same slot, renamed over users */
@@ -46,15 +75,15 @@ keys_domain_users_tmp(char *buf, size_t len, const char *domain, const char *non
 static inline int
 keys_list(char *buf, size_t len, const char *domain, enum keys_list which)
 {
-	return snprintf(buf, len, "mh:{%s}:%s", domain ? domain : KEYS_GLOBAL_TAG,
-			which == KEYS_LIST_WHITE ? "white" : "black");
+	return keys_build(buf, len, "mh:{", domain ? domain : KEYS_GLOBAL_TAG,
+			  which == KEYS_LIST_WHITE ? "}:white" : "}:black");
 }
 
 /* keys_domain_mx - STRING: the domain's MX set as DNS gave it (mx_set_format), expiring with its TTL */
 static inline int
 keys_domain_mx(char *buf, size_t len, const char *domain)
 {
-	return snprintf(buf, len, "mh:{%s}:mx", domain);
+	return keys_build(buf, len, "mh:{", domain, "}:mx");
 }
 
 /* keys_dnsbl - STRING: one DNSBL answer for one client IP, expiring with its TTL */
@@ -68,7 +97,7 @@ keys_dnsbl(char *buf, size_t len, const char *zone, const char *ip)
 static inline int
 keys_account_cfg(char *buf, size_t len, const char *user)
 {
-	return snprintf(buf, len, "mh:{acct:%s}:cfg", user);
+	return keys_build(buf, len, "mh:{acct:", user, "}:cfg");
 }
 
 #endif

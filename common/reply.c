@@ -71,7 +71,7 @@ void
 reply_dunno(struct reply *r)
 {
 	r->kind = REPLY_DUNNO;
-	snprintf(r->text, sizeof(r->text), "DUNNO");
+	memcpy(r->text, "DUNNO", sizeof("DUNNO"));
 }
 
 /* reply_remote - remote text for quoting */
