@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "dnsq.h"
+#include "dnswait.h"
 #include "log.h"
 #include "mhlist.h"
 #include "mx.h"
@@ -41,36 +42,6 @@
 
 #define CHECK_BANNER_MAX	512	/* bytes of a banner we read */
 #define CHECK_PROBLEMS_MAX	8
-
-struct check_dns {
-	int	done;
-	enum dnsq_status status;
-	struct mx_set mx;
-	char	txt[DNSQ_TXT_MAX + 1];
-};
-
-static void
-check_mx_cb(enum dnsq_status st, const struct mx_set *set, uint32_t ttl, void *arg)
-{
-	struct check_dns *r = arg;
-
-	(void) ttl;
-	r->status = st;
-	if (st == DNSQ_OK)
-		r->mx = *set;
-	r->done = 1;
-}
-
-static void
-check_txt_cb(enum dnsq_status st, const char *txt, uint32_t ttl, void *arg)
-{
-	struct check_dns *r = arg;
-
-	(void) ttl;
-	r->status = st;
-	snprintf(r->txt, sizeof(r->txt), "%s", st == DNSQ_OK ? txt : "");
-	r->done = 1;
-}
 
 /* check_problem - note one problem (at most CHECK_PROBLEMS_MAX) */
 static void
@@ -204,7 +175,7 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 	const char *ours = "", *spf = NULL, *target = NULL;
 	size_t	nproblems = 0;
 	unsigned target_port = 25;
-	struct check_dns mxr = {0}, txtr = {0};
+	struct dnswait mxr = {0}, txtr = {0};
 	struct event_base *base = NULL;
 	struct dnsq *dns = NULL;
 	struct domain d;
@@ -225,12 +196,12 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 		statuscode = mhlist_fail(EX_CONFIG, "dns: %s", dns ? "" : err);
 		goto done;
 	}
-	if (dnsq_mx(dns, name, check_mx_cb, &mxr) < 0 || dnsq_txt(dns, name, check_txt_cb, &txtr) < 0) {
+	if (dnsq_mx(dns, name, dnswait_mx, &mxr) < 0 || dnsq_txt(dns, name, dnswait_txt, &txtr) < 0) {
 		statuscode = mhlist_fail(EX_OSERR, "dns: cannot start a query");
 		goto done;
 	}
-	while (!mxr.done || !txtr.done)
-		event_base_loop(base, EVLOOP_ONCE);
+	dnswait_for(base, &mxr);
+	dnswait_for(base, &txtr);
 
 	if (mxr.status == DNSQ_OK || mxr.status == DNSQ_NXDOMAIN || mxr.status == DNSQ_NODATA) {
 		status = mx_status(&mxr.mx, m->conf->node_hostnames.items, m->conf->node_hostnames.count, &ours);

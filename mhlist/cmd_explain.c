@@ -25,56 +25,11 @@
 
 #include "decide.h"
 #include "dnsq.h"
+#include "dnswait.h"
 #include "keys.h"
 #include "mhlist.h"
 #include "output.h"
 #include "units.h"
-
-/* one DNS question answered synchronously */
-struct explain_dns {
-	int	done;
-	enum dnsq_status status;
-	struct mx_set mx;
-	unsigned char a[DNSQ_A_MAX][4];
-	size_t	na;
-	char	txt[DNSQ_TXT_MAX + 1];
-};
-
-static void
-explain_mx_cb(enum dnsq_status st, const struct mx_set *set, uint32_t ttl, void *arg)
-{
-	struct explain_dns *r = arg;
-
-	(void) ttl;
-	r->status = st;
-	if (st == DNSQ_OK)
-		r->mx = *set;
-	r->done = 1;
-}
-
-static void
-explain_a_cb(enum dnsq_status st, const unsigned char (*addrs)[4], size_t count, uint32_t ttl, void *arg)
-{
-	struct explain_dns *r = arg;
-
-	(void) ttl;
-	r->status = st;
-	r->na = count > DNSQ_A_MAX ? DNSQ_A_MAX : count;
-	if (r->na)
-		memcpy(r->a, addrs, r->na * sizeof(r->a[0]));
-	r->done = 1;
-}
-
-static void
-explain_txt_cb(enum dnsq_status st, const char *txt, uint32_t ttl, void *arg)
-{
-	struct explain_dns *r = arg;
-
-	(void) ttl;
-	r->status = st;
-	snprintf(r->txt, sizeof(r->txt), "%s", st == DNSQ_OK ? txt : "");
-	r->done = 1;
-}
 
 struct explain {
 	struct mhlist *m;
@@ -82,14 +37,6 @@ struct explain {
 	struct dnsq *dns;
 	char	err[300];
 };
-
-/* explain_wait - run the private loop until the answer is in */
-static void
-explain_wait(struct explain *x, struct explain_dns *r)
-{
-	while (!r->done)
-		event_base_loop(x->base, EVLOOP_ONCE);
-}
 
 /* explain_resolver - the resolver, made on first use */
 static int
@@ -108,7 +55,7 @@ static int
 explain_mx(struct explain *x, const char *domain, struct mx_set *out, const char **source)
 {
 	char	key[KEYS_MAX];
-	struct explain_dns r = {0};
+	struct dnswait r = {0};
 	redisReply *rep;
 
 	keys_domain_mx(key, sizeof(key), domain);
@@ -121,9 +68,9 @@ explain_mx(struct explain *x, const char *domain, struct mx_set *out, const char
 	if (rep)
 		freeReplyObject(rep);
 	*source = "DNS";
-	if (explain_resolver(x) < 0 || dnsq_mx(x->dns, domain, explain_mx_cb, &r) < 0)
+	if (explain_resolver(x) < 0 || dnsq_mx(x->dns, domain, dnswait_mx, &r) < 0)
 		return 0;
-	explain_wait(x, &r);
+	dnswait_for(x->base, &r);
 	if (r.status == DNSQ_OK) {
 		*out = r.mx;
 		return 1;
@@ -138,7 +85,7 @@ explain_dnsbl(struct explain *x, const char *zone, const char *ip, struct decide
 	      char *txt, size_t txtlen)
 {
 	char	key[KEYS_MAX], name[DNSBL_NAME_MAX + 1];
-	struct explain_dns r = {0};
+	struct dnswait r = {0};
 	redisReply *rep;
 
 	res->answer = DNSBL_ANSWER_FAILED;
@@ -161,17 +108,17 @@ explain_dnsbl(struct explain *x, const char *zone, const char *ip, struct decide
 	if (res->answer != DNSBL_ANSWER_FAILED)
 		return;
 	if (dnsbl_query_name(ip, zone, name, sizeof(name)) < 0 || explain_resolver(x) < 0
-	    || dnsq_a(x->dns, name, explain_a_cb, &r) < 0)
+	    || dnsq_a(x->dns, name, dnswait_a, &r) < 0)
 		return;
-	explain_wait(x, &r);
+	dnswait_for(x->base, &r);
 	if (r.status == DNSQ_NXDOMAIN || r.status == DNSQ_NODATA)
 		res->answer = DNSBL_ANSWER_CLEAN;
 	else if (r.status == DNSQ_OK)
 		res->answer = dnsbl_classify((const unsigned char (*)[4]) r.a, r.na);
 	if (res->answer == DNSBL_ANSWER_LISTED) {
 		memset(&r, 0, sizeof(r));
-		if (dnsq_txt(x->dns, name, explain_txt_cb, &r) == 0) {
-			explain_wait(x, &r);
+		if (dnsq_txt(x->dns, name, dnswait_txt, &r) == 0) {
+			dnswait_for(x->base, &r);
 			snprintf(txt, txtlen, "%s", r.txt);
 		}
 	}
