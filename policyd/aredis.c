@@ -166,15 +166,12 @@ aredis_req_timeout(evutil_socket_t fd, short what, void *arg)
 		aredis_drop(ar, "command timed out");
 }
 
-/* aredis_send - queue one command with its timer */
-static int
-aredis_send(struct aredis *ar, aredis_cb *cb, void *arg, int argc, const char **argv,
-	    const size_t *lens)
+/* aredis_req_new - a request for one command, its timer not yet started */
+static struct aredis_req *
+aredis_req_new(struct aredis *ar, aredis_cb *cb, void *arg)
 {
 	struct aredis_req *req;
 
-	if (ar->state != AREDIS_UP || ar->ac == NULL)
-		return -1;
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		msg_panic("aredis: out of memory");
 	req->ar = ar;
@@ -182,7 +179,14 @@ aredis_send(struct aredis *ar, aredis_cb *cb, void *arg, int argc, const char **
 	req->arg = arg;
 	if ((req->timer = evtimer_new(ar->base, aredis_req_timeout, req)) == NULL)
 		msg_panic("aredis: evtimer_new failed");
-	if (redisAsyncCommandArgv(ar->ac, aredis_req_reply, req, argc, argv, lens) != REDIS_OK) {
+	return req;
+}
+
+/* aredis_req_queued - hiredis took the command (start its timer) or did not (drop it) */
+static int
+aredis_req_queued(struct aredis *ar, struct aredis_req *req, int status)
+{
+	if (status != REDIS_OK) {
 		event_free(req->timer);
 		free(req);
 		return -1;
@@ -196,7 +200,13 @@ int
 aredis_commandargv(struct aredis *ar, aredis_cb *cb, void *arg, int argc, const char **argv,
 		   const size_t *lens)
 {
-	return aredis_send(ar, cb, arg, argc, argv, lens);
+	struct aredis_req *req;
+
+	if (ar->state != AREDIS_UP || ar->ac == NULL)
+		return -1;
+	req = aredis_req_new(ar, cb, arg);
+	return aredis_req_queued(ar, req, redisAsyncCommandArgv(ar->ac, aredis_req_reply, req,
+								argc, argv, lens));
 }
 
 /* aredis_command - printf-style, as redisAsyncCommand; formatted here so the timer covers it */
@@ -205,27 +215,15 @@ aredis_command(struct aredis *ar, aredis_cb *cb, void *arg, const char *fmt, ...
 {
 	struct aredis_req *req;
 	va_list	ap;
-	int	ret;
+	int	status;
 
 	if (ar->state != AREDIS_UP || ar->ac == NULL)
 		return -1;
-	if ((req = calloc(1, sizeof(*req))) == NULL)
-		msg_panic("aredis: out of memory");
-	req->ar = ar;
-	req->cb = cb;
-	req->arg = arg;
-	if ((req->timer = evtimer_new(ar->base, aredis_req_timeout, req)) == NULL)
-		msg_panic("aredis: evtimer_new failed");
+	req = aredis_req_new(ar, cb, arg);
 	va_start(ap, fmt);
-	ret = redisvAsyncCommand(ar->ac, aredis_req_reply, req, fmt, ap);
+	status = redisvAsyncCommand(ar->ac, aredis_req_reply, req, fmt, ap);
 	va_end(ap);
-	if (ret != REDIS_OK) {
-		event_free(req->timer);
-		free(req);
-		return -1;
-	}
-	evtimer_add(req->timer, &ar->timeout);
-	return 0;
+	return aredis_req_queued(ar, req, status);
 }
 
 /* aredis_login_reply - AUTH or SELECT answered; the last one makes us UP */
