@@ -157,6 +157,7 @@ const struct conf_entry conf_table[] = {
 	{E("policyd.metrics", CONF_ENDPOINT, "", 0, 0, policyd_metrics)},
 	{E("policyd.max_connections", CONF_UINT, "10000", 1, 1000000, policyd_max_connections)},
 	{E("policyd.idle_timeout", CONF_DURATION, "10m", SEC, 24 * 60 * MIN, policyd_idle_timeout_ms)},
+	{E("policyd.cache_size", CONF_SIZE, "16M", 0, 4 * KB * KB * KB, policyd_cache_size)},
 
 	{E("callahead.helo", CONF_STRING, "", 0, ENDPOINT_HOST_MAX, callahead_helo),
 	.check = conf_check_helo},

@@ -69,6 +69,7 @@ struct conf {
 	struct endpoint policyd_metrics;	/* "" = off */
 	unsigned policyd_max_connections;	/* 10000 */
 	uint64_t policyd_idle_timeout_ms;	/* 10m: a client silent this long is closed */
+	uint64_t policyd_cache_size;	/* 16M: local copy of what Redis holds (0 = none) */
 
 	/* callahead */
 	char   *callahead_helo;		/* "" = first of node.hostnames */

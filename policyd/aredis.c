@@ -27,6 +27,18 @@
  * layer (bounded by redis.timeout per sentinel), which blocks the loop
  * for that long at reconnect time only; then the connection is async.
  *
+ * Client-side caching (aredis_track): once the connection is up, a
+ * second connection logs in, learns its CLIENT ID and subscribes to
+ * __redis__:invalidate; then the main connection sends CLIENT TRACKING
+ * on REDIRECT <id>, and from its OK on every key read here is tracked by
+ * Redis, which publishes the key's name to us when anyone changes it,
+ * deletes it or it expires. Losing either connection, or Redis refusing
+ * tracking (before 6.0, or an ACL without CLIENT), turns tracking off
+ * (the owner forgets its cache); a lost invalidation connection is
+ * reopened after a second. A PING every second on the main connection
+ * notices a Redis that stopped answering within redis.timeout + 1 s even
+ * when every lookup is answered from the cache.
+ *
  * Logging: one warning per state change ("connection lost", "connected"),
  * never per command.
  *
@@ -54,6 +66,9 @@
 #define AREDIS_BACKOFF_MIN_MS	100
 #define AREDIS_BACKOFF_MAX_MS	1000	/* back within a second of Redis coming back */
 #define AREDIS_ADDR_MAX		(ENDPOINT_HOST_MAX + 32)
+#define AREDIS_HEARTBEAT_MS	1000	/* PING while up */
+#define AREDIS_TRACK_RETRY_MS	1000	/* reopen a lost invalidation connection */
+#define AREDIS_INVALIDATE_CHANNEL "__redis__:invalidate"
 
 enum aredis_state {
 	AREDIS_DOWN,			/* no connection; a reconnect timer is pending */
@@ -62,6 +77,12 @@ enum aredis_state {
 };
 
 static const char *const aredis_state_names[] = {"down", "connecting", "up"};
+
+enum aredis_track_state {
+	AREDIS_TRACK_OFF,		/* not tracking; maybe a retry timer */
+	AREDIS_TRACK_STARTING,		/* invalidation connection opening; CLIENT TRACKING sent */
+	AREDIS_TRACK_ON			/* reads are tracked */
+};
 
 struct aredis {
 	struct event_base *base;
@@ -84,6 +105,18 @@ struct aredis {
 	char   *password;
 	struct rconn *sentinel;		/* non-NULL under Sentinel: finds the primary */
 	char	addr[AREDIS_ADDR_MAX];
+
+	struct event *heartbeat;	/* PING every AREDIS_HEARTBEAT_MS while up */
+
+	/* client-side caching (aredis_track) */
+	aredis_inval_cb *inval;		/* NULL: not wanted */
+	aredis_track_cb *track_on;
+	void   *track_arg;
+	redisAsyncContext *tc;		/* the invalidation connection */
+	enum aredis_track_state tstate;
+	long long tc_id;		/* its CLIENT ID */
+	int	track_refused;		/* Redis said no: not asked again until the next connect */
+	struct event *ttimer;		/* start timeout, or retry after a loss */
 };
 
 /* one command in flight */
@@ -97,6 +130,8 @@ struct aredis_req {
 
 static void aredis_schedule(struct aredis *);
 static void aredis_drop(struct aredis *, const char *why);
+static void aredis_track_start(struct aredis *);
+static void aredis_track_stop(struct aredis *, const char *why, int retry);
 
 /* aredis_enter_state - log the transition, then set it */
 static void
@@ -255,6 +290,8 @@ aredis_login_reply(redisAsyncContext *ac, void *r, void *privdata)
 		msg_info("redis %s: connected", ar->addr);
 	}
 	ar->ever_up = 1;
+	ar->track_refused = 0;
+	aredis_track_start(ar);
 }
 
 /* aredis_on_connect - TCP (or unix) connect finished */
@@ -302,6 +339,7 @@ aredis_on_disconnect(const redisAsyncContext *cac, int status)
 	ar->ac = NULL;
 	if (ar->freeing)
 		return;
+	aredis_track_stop(ar, NULL, 0);
 	if (ar->state == AREDIS_UP)
 		msg_warn("redis %s: connection lost: %s", ar->addr,
 			 cac->errstr[0] ? cac->errstr : "closed by the server");
@@ -315,6 +353,7 @@ aredis_drop(struct aredis *ar, const char *why)
 {
 	redisAsyncContext *ac = ar->ac;
 
+	aredis_track_stop(ar, NULL, 0);
 	if (ar->state == AREDIS_UP)
 		msg_warn("redis %s: connection lost: %s", ar->addr, why);
 	else if (ar->state == AREDIS_CONNECTING && (msg_verbose || !ar->ever_up))
@@ -400,12 +439,256 @@ aredis_connect(struct aredis *ar)
 	evtimer_add(ar->timer, &ar->timeout);
 }
 
+/* --- client-side caching -------------------------------------------------------- */
+
+static void
+aredis_ms_tv(struct timeval *tv, uint64_t ms)
+{
+	tv->tv_sec = (time_t) (ms / 1000);
+	tv->tv_usec = (suseconds_t) (ms % 1000) * 1000;
+}
+
+/*
+ * aredis_track_stop - tracking off: close the invalidation connection,
+ * tell the owner (if it was on), and with retry try again in a second.
+ * why: a warning to log, or NULL.
+ */
+static void
+aredis_track_stop(struct aredis *ar, const char *why, int retry)
+{
+	redisAsyncContext *tc = ar->tc;
+	int	was_on = ar->tstate == AREDIS_TRACK_ON;
+	struct timeval tv;
+
+	if (ar->inval == NULL)
+		return;
+	ar->tc = NULL;
+	ar->tstate = AREDIS_TRACK_OFF;
+	evtimer_del(ar->ttimer);
+	if (tc) {
+		tc->data = NULL;	/* its callbacks must not touch ar any more */
+		redisAsyncFree(tc);
+	}
+	if (why)
+		msg_warn("redis %s: client-side caching off: %s", ar->addr, why);
+	if (was_on && !ar->freeing)
+		ar->track_on(ar->track_arg, 0);
+	if (retry && ar->state == AREDIS_UP && !ar->track_refused) {
+		aredis_ms_tv(&tv, AREDIS_TRACK_RETRY_MS);
+		evtimer_add(ar->ttimer, &tv);
+	}
+}
+
+/* aredis_track_enabled - the main connection answered CLIENT TRACKING */
+static void
+aredis_track_enabled(redisReply *r, void *arg)
+{
+	struct aredis *ar = arg;
+	char	why[300];
+
+	if (ar->tstate != AREDIS_TRACK_STARTING)
+		return;
+	if (r == NULL) {			/* the main connection is going: it stops us */
+		aredis_track_stop(ar, NULL, 0);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "CLIENT TRACKING refused: %.200s; every lookup goes to Redis", r->str);
+		ar->track_refused = 1;
+		aredis_track_stop(ar, why, 0);
+		return;
+	}
+	evtimer_del(ar->ttimer);
+	ar->tstate = AREDIS_TRACK_ON;
+	if (msg_verbose)
+		msg_info("redis %s: client-side caching on (invalidations to client %lld)", ar->addr, ar->tc_id);
+	ar->track_on(ar->track_arg, 1);
+}
+
+/* aredis_track_message - the invalidation connection's subscription and its messages */
+static void
+aredis_track_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct aredis *ar = ac->data;
+	redisReply *r = reply, *keys;
+
+	(void) privdata;
+	if (ar == NULL || r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3
+	    || r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "subscribe") == 0) {
+		if (ar->tstate != AREDIS_TRACK_STARTING)
+			return;
+		if (aredis_command(ar, aredis_track_enabled, ar, "CLIENT TRACKING on REDIRECT %lld", ar->tc_id) < 0)
+			aredis_track_stop(ar, NULL, 0);
+		return;
+	}
+	if (strcmp(r->element[0]->str, "message") != 0)
+		return;
+	keys = r->element[2];
+	if (keys->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < keys->elements; i++)
+			if (keys->element[i]->type == REDIS_REPLY_STRING)
+				ar->inval(ar->track_arg, keys->element[i]->str, keys->element[i]->len);
+	} else {
+		ar->inval(ar->track_arg, NULL, 0);	/* FLUSHALL, FLUSHDB: everything */
+	}
+}
+
+/* aredis_track_login - AUTH or CLIENT ID answered on the invalidation connection */
+static void
+aredis_track_login(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct aredis *ar = ac->data;
+	redisReply *r = reply;
+	const char *what = privdata;
+	char	why[300];
+
+	if (ar == NULL || ar->tstate != AREDIS_TRACK_STARTING)
+		return;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "invalidation connection: %s failed: %.200s", what,
+			 r ? r->str : "no reply");
+		aredis_track_stop(ar, why, 1);
+		return;
+	}
+	if (strcmp(what, "CLIENT ID") == 0) {
+		if (r->type != REDIS_REPLY_INTEGER) {
+			aredis_track_stop(ar, "invalidation connection: CLIENT ID: not an integer", 1);
+			return;
+		}
+		ar->tc_id = r->integer;
+	}
+}
+
+/* aredis_track_connected - the invalidation connection is open: log in, subscribe */
+static void
+aredis_track_connected(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *) cac;
+	struct aredis *ar = ac->data;
+	char	why[300];
+
+	if (ar == NULL)
+		return;
+	if (status != REDIS_OK) {
+		snprintf(why, sizeof(why), "invalidation connection: %s", ac->errstr);
+		ar->tc = NULL;			/* hiredis frees it after this callback */
+		aredis_track_stop(ar, why, 1);
+		return;
+	}
+	if (*ar->password) {
+		if (*ar->user)
+			redisAsyncCommand(ac, aredis_track_login, "AUTH", "AUTH %s %s", ar->user, ar->password);
+		else
+			redisAsyncCommand(ac, aredis_track_login, "AUTH", "AUTH %s", ar->password);
+	}
+	redisAsyncCommand(ac, aredis_track_login, "CLIENT ID", "CLIENT ID");
+	redisAsyncCommand(ac, aredis_track_message, NULL, "SUBSCRIBE " AREDIS_INVALIDATE_CHANNEL);
+}
+
+/* aredis_track_disconnected - the invalidation connection is gone */
+static void
+aredis_track_disconnected(const redisAsyncContext *cac, int status)
+{
+	struct aredis *ar = cac->data;
+	char	why[300];
+
+	(void) status;
+	if (ar == NULL)
+		return;
+	snprintf(why, sizeof(why), "invalidation connection lost: %s",
+		 cac->errstr[0] ? cac->errstr : "closed by the server");
+	ar->tc = NULL;				/* hiredis frees it */
+	aredis_track_stop(ar, why, 1);
+}
+
+/* aredis_track_start - open the invalidation connection (main connection up) */
+static void
+aredis_track_start(struct aredis *ar)
+{
+	redisAsyncContext *tc;
+	char	why[300];
+
+	if (ar->inval == NULL || ar->track_refused || ar->state != AREDIS_UP || ar->tstate != AREDIS_TRACK_OFF)
+		return;
+	evtimer_del(ar->ttimer);
+	tc = *ar->unix_path ? redisAsyncConnectUnix(ar->unix_path)
+		: redisAsyncConnect(ar->host, (int) ar->port);
+	if (tc == NULL)
+		msg_panic("aredis: out of memory");
+	ar->tstate = AREDIS_TRACK_STARTING;
+	if (tc->err) {
+		snprintf(why, sizeof(why), "invalidation connection: %s", tc->errstr);
+		redisAsyncFree(tc);
+		aredis_track_stop(ar, why, 1);
+		return;
+	}
+	tc->data = ar;
+	ar->tc = tc;
+	redisLibeventAttach(tc, ar->base);
+	redisAsyncSetConnectCallback(tc, aredis_track_connected);
+	redisAsyncSetDisconnectCallback(tc, aredis_track_disconnected);
+	evtimer_add(ar->ttimer, &ar->timeout);	/* until CLIENT TRACKING is on */
+}
+
+/* aredis_track_timer - starting took longer than redis.timeout, or a retry is due */
+static void
+aredis_track_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct aredis *ar = arg;
+
+	(void) fd;
+	(void) what;
+	if (ar->tstate == AREDIS_TRACK_STARTING)
+		aredis_track_stop(ar, "invalidation connection: no subscription within redis.timeout", 1);
+	else if (ar->tstate == AREDIS_TRACK_OFF)
+		aredis_track_start(ar);
+}
+
+/* aredis_track - ask for client-side caching (see aredis.h) */
+void
+aredis_track(struct aredis *ar, aredis_inval_cb *inval, aredis_track_cb *on, void *arg)
+{
+	ar->inval = inval;
+	ar->track_on = on;
+	ar->track_arg = arg;
+	if ((ar->ttimer = evtimer_new(ar->base, aredis_track_timer, ar)) == NULL)
+		msg_panic("aredis: evtimer_new failed");
+	aredis_track_start(ar);
+}
+
+int
+aredis_tracking(const struct aredis *ar)
+{
+	return ar->tstate == AREDIS_TRACK_ON;
+}
+
+/* aredis_heartbeat - a PING: a Redis that stopped answering is noticed even when nothing is asked */
+static void
+aredis_ignore(redisReply *r, void *arg)
+{
+	(void) r;
+	(void) arg;
+}
+
+static void
+aredis_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct aredis *ar = arg;
+
+	(void) fd;
+	(void) what;
+	(void) aredis_command(ar, aredis_ignore, NULL, "PING");
+}
+
 /* aredis_new - start connecting at once */
 struct aredis *
 aredis_new(struct event_base *base, const struct conf *conf)
 {
 	struct aredis *ar;
 	uint64_t ms = conf->redis_timeout_ms ? conf->redis_timeout_ms : 2000;
+	struct timeval hb;
 
 	if ((ar = calloc(1, sizeof(*ar))) == NULL)
 		msg_panic("aredis: out of memory");
@@ -426,8 +709,11 @@ aredis_new(struct event_base *base, const struct conf *conf)
 		snprintf(ar->addr, sizeof(ar->addr), "[%s]:%u", ar->host, ar->port);
 	else
 		snprintf(ar->addr, sizeof(ar->addr), "%s:%u", ar->host, ar->port);
-	if ((ar->timer = evtimer_new(base, aredis_timer, ar)) == NULL)
+	if ((ar->timer = evtimer_new(base, aredis_timer, ar)) == NULL
+	    || (ar->heartbeat = event_new(base, -1, EV_PERSIST, aredis_heartbeat, ar)) == NULL)
 		msg_panic("aredis: evtimer_new failed");
+	aredis_ms_tv(&hb, AREDIS_HEARTBEAT_MS);
+	evtimer_add(ar->heartbeat, &hb);
 	aredis_connect(ar);
 	return ar;
 }
@@ -437,6 +723,10 @@ void
 aredis_free(struct aredis *ar)
 {
 	ar->freeing = 1;
+	aredis_track_stop(ar, NULL, 0);
+	if (ar->ttimer)
+		event_free(ar->ttimer);
+	event_free(ar->heartbeat);
 	if (ar->ac) {
 		redisAsyncContext *ac = ar->ac;
 

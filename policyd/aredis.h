@@ -25,6 +25,22 @@ void	aredis_free(struct aredis *);
 int	aredis_command(struct aredis *, aredis_cb *, void *arg, const char *fmt, ...);
 int	aredis_commandargv(struct aredis *, aredis_cb *, void *arg, int argc,
 			   const char **argv, const size_t *argvlen);
+/*
+ * Client-side caching (Redis >= 6, CLIENT TRACKING in RESP2 redirect
+ * mode): once aredis_track is called, every time the connection comes up
+ * aredis opens a second connection subscribed to the invalidation channel
+ * and has Redis track the keys this connection reads. on(arg, 1) when
+ * reads are tracked from now on; inval(arg, key, len) for each key Redis
+ * says changed (key NULL: all of them, e.g. FLUSHALL); on(arg, 0) when
+ * either connection is lost or tracking cannot be had - the caller must
+ * then forget what it cached and cache nothing until on(arg, 1) again.
+ */
+typedef void aredis_inval_cb(void *arg, const char *key, size_t len);
+typedef void aredis_track_cb(void *arg, int on);
+void	aredis_track(struct aredis *, aredis_inval_cb *, aredis_track_cb *, void *arg);
+/* aredis_tracking - 1 while reads are tracked */
+int	aredis_tracking(const struct aredis *);
+
 /* aredis_up - 1 while connected and logged in */
 int	aredis_up(const struct aredis *);
 const char *aredis_address(const struct aredis *);

@@ -12,6 +12,10 @@
  * and this module logs a warning. A Redis failure on the cache read
  * falls through to DNS: the MX check does not need Redis to work.
  *
+ * Both are answered from mhpolicyd's local copies when it has them
+ * (lcache.c), then without waiting: the callback runs before
+ * lookup_domain or lookup_mx returns.
+ *
  * Public functions: lookup_domain, lookup_mx.
  */
 #include "config.h"
@@ -23,6 +27,7 @@
 #include "aredis.h"
 #include "dnsq.h"
 #include "keys.h"
+#include "lcache.h"
 #include "log.h"
 #include "policyd.h"
 
@@ -30,6 +35,8 @@
 #define LOOKUP_MX_TTL_MAX	86400	/* and at most */
 
 struct lookup_domain_req {
+	struct policyd *pd;
+	struct rcache_ticket ticket;
 	const struct conf *conf;
 	char	name[DOMAIN_NAME_MAX + 1];
 	lookup_domain_cb *cb;
@@ -44,6 +51,8 @@ lookup_domain_reply(redisReply *r, void *arg)
 	struct domain d;
 	enum store_result res = store_domain_from_reply(req->conf, req->name, r, &d);
 
+	lcache_domain_put(req->pd, &req->ticket, res, &d);
+	lcache_release(req->pd, &req->ticket);
 	req->cb(res, res == STORE_OK ? &d : NULL, req->arg);
 	free(req);
 }
@@ -55,15 +64,24 @@ lookup_domain(struct policyd *pd, const struct conf *conf, const char *name,
 {
 	struct lookup_domain_req *req;
 	char	key[KEYS_MAX];
+	enum store_result res;
+	struct domain d;
 
+	keys_domain_cfg(key, sizeof(key), name);
+	if (lcache_domain_get(pd, key, &res, &d)) {
+		cb(res, res == STORE_OK ? &d : NULL, arg);
+		return 0;
+	}
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		msg_panic("lookup: out of memory");
+	req->pd = pd;
 	req->conf = conf;
 	snprintf(req->name, sizeof(req->name), "%s", name);
 	req->cb = cb;
 	req->arg = arg;
-	keys_domain_cfg(key, sizeof(key), name);
+	lcache_want(pd, key, &req->ticket);
 	if (aredis_command(pd->redis, lookup_domain_reply, req, "HGETALL %s", key) < 0) {
+		lcache_release(pd, &req->ticket);
 		free(req);
 		return -1;
 	}
@@ -72,6 +90,12 @@ lookup_domain(struct policyd *pd, const struct conf *conf, const char *name,
 
 struct lookup_mx_req {
 	struct policyd *pd;
+	struct rcache_ticket ticket;
+	unsigned outstanding;		/* GET and PTTL of the Redis cache, plus a hold */
+	int	got;			/* the GET: -1 failed, 0 no key, 1 text */
+	int	pttl_ok;
+	long long pttl;
+	char	text[MX_TEXT_MAX];
 	char	domain[DOMAIN_NAME_MAX + 1];
 	lookup_mx_cb *cb;
 	void   *arg;
@@ -141,15 +165,14 @@ lookup_mx_ask_dns(struct lookup_mx_req *req)
 	}
 }
 
-/* lookup_mx_cached - the cache read answered */
+/* lookup_mx_text - the cached text (NULL: none) */
 static void
-lookup_mx_cached(redisReply *r, void *arg)
+lookup_mx_text(struct lookup_mx_req *req, const char *text)
 {
-	struct lookup_mx_req *req = arg;
 	struct mx_set set;
 
-	if (r != NULL && r->type == REDIS_REPLY_STRING) {
-		if (mx_set_parse(r->str, &set) == 0) {
+	if (text != NULL) {
+		if (mx_set_parse(text, &set) == 0) {
 			lookup_mx_done(req, 1, &set);
 			return;
 		}
@@ -158,12 +181,52 @@ lookup_mx_cached(redisReply *r, void *arg)
 	lookup_mx_ask_dns(req);
 }
 
-/* lookup_mx - cached MX set, else DNS */
+/* lookup_mx_cached_done - GET and PTTL of the cache answered (or failed) */
+static void
+lookup_mx_cached_done(struct lookup_mx_req *req)
+{
+	if (--req->outstanding > 0)
+		return;
+	if (req->got >= 0 && req->pttl_ok)
+		lcache_string_put(req->pd, &req->ticket, req->got ? req->text : NULL,
+				  req->got ? strlen(req->text) : 0, req->pttl);
+	lcache_release(req->pd, &req->ticket);
+	lookup_mx_text(req, req->got == 1 ? req->text : NULL);
+}
+
+static void
+lookup_mx_cached(redisReply *r, void *arg)
+{
+	struct lookup_mx_req *req = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_NIL) {
+		req->got = 0;
+	} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(req->text)) {
+		memcpy(req->text, r->str, r->len + 1);
+		req->got = 1;
+	}
+	lookup_mx_cached_done(req);
+}
+
+static void
+lookup_mx_cached_ttl(redisReply *r, void *arg)
+{
+	struct lookup_mx_req *req = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+		req->pttl = r->integer;
+		req->pttl_ok = 1;
+	}
+	lookup_mx_cached_done(req);
+}
+
+/* lookup_mx - the local copy, else the Redis cache, else DNS */
 void
 lookup_mx(struct policyd *pd, const char *domain, lookup_mx_cb *cb, void *arg)
 {
 	struct lookup_mx_req *req;
 	char	key[KEYS_MAX];
+	int	found;
 
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		msg_panic("lookup: out of memory");
@@ -172,6 +235,17 @@ lookup_mx(struct policyd *pd, const char *domain, lookup_mx_cb *cb, void *arg)
 	req->cb = cb;
 	req->arg = arg;
 	keys_domain_mx(key, sizeof(key), domain);
-	if (aredis_command(pd->redis, lookup_mx_cached, req, "GET %s", key) < 0)
-		lookup_mx_ask_dns(req);
+	if (lcache_string_get(pd, key, req->text, sizeof(req->text), &found)) {
+		lookup_mx_text(req, found ? req->text : NULL);
+		return;
+	}
+	req->got = -1;
+	req->outstanding = 1;
+	lcache_want(pd, key, &req->ticket);
+	if (aredis_command(pd->redis, lookup_mx_cached, req, "GET %s", key) == 0) {
+		req->outstanding++;
+		if (aredis_command(pd->redis, lookup_mx_cached_ttl, req, "PTTL %s", key) == 0)
+			req->outstanding++;
+	}
+	lookup_mx_cached_done(req);
 }

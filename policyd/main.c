@@ -35,6 +35,7 @@
 #include <event2/listener.h>
 
 #include "aredis.h"
+#include "lcache.h"
 #include "conf.h"
 #include "dnsq.h"
 #include "log.h"
@@ -163,8 +164,11 @@ policyd_reload(struct policyd *pd)
 		}
 		dnsq_free(pd->dns);
 		pd->dns = dns;
-		aredis_free(pd->redis);
+		aredis_free(pd->redis);	/* every command in flight is answered (failed) */
 		pd->redis = aredis_new(pd->base, conf);
+		lcache_reload(pd, conf, 1);
+	} else {
+		lcache_reload(pd, conf, 0);
 	}
 	policyd_conf_release(pd->conf);
 	pd->conf = conf;
@@ -308,6 +312,7 @@ main(int argc, char **argv)
 	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "dns: %s", err);
 	pd.redis = aredis_new(pd.base, pd.conf);
+	lcache_start(&pd);
 	pd.drain_timer = evtimer_new(pd.base, policyd_drain_timeout, &pd);
 	for (int i = 0; signals[i]; i++) {
 		sigs[i] = evsignal_new(pd.base, signals[i], policyd_on_signal, &pd);
@@ -330,6 +335,7 @@ main(int argc, char **argv)
 	event_free(pd.drain_timer);
 	dnsq_free(pd.dns);
 	aredis_free(pd.redis);
+	lcache_end(&pd);
 	if (pd.policy_listener)
 		evconnlistener_free(pd.policy_listener);
 	if (pd.socketmap_listener)

@@ -5,7 +5,8 @@
  * becomes a job that walks the decision of common/decide.c, doing each
  * lookup it asks for on the event loop. Everything Redis holds about the
  * recipient (the domain's settings, its cached MX set, the user-list
- * entry, the four sender lists) is fetched in one pipelined round trip
+ * entry, the four sender lists) is taken from the local copies (lcache.c)
+ * or, for what is not there, fetched in one pipelined round trip
  * (policy_prefetch); then, as the decision asks: the MX set from DNS on a
  * cache miss (lookup.c), and the domain's DNSBL zones (Redis cache, else
  * DNS, all zones at once). Other requests (other protocol states,
@@ -33,6 +34,7 @@
 #include "decide.h"
 #include "dnsq.h"
 #include "keys.h"
+#include "lcache.h"
 #include "log.h"
 #include "policy_proto.h"
 #include "policyd.h"
@@ -46,6 +48,7 @@
 enum policy_pf_kind {
 	POLICY_PF_DOMAIN,		/* HGETALL mh:{D}:cfg */
 	POLICY_PF_MX,			/* GET mh:{D}:mx */
+	POLICY_PF_MX_TTL,		/* PTTL mh:{D}:mx: how long a local copy may live */
 	POLICY_PF_USER,			/* SISMEMBER mh:{D}:users LOCAL */
 	POLICY_PF_LIST0,		/* SMISMEMBER of the four sender lists */
 	POLICY_PF_COUNT = POLICY_PF_LIST0 + 4
@@ -68,10 +71,17 @@ struct policy_job {
 	struct policy_pf {
 		struct policy_job *job;
 		int	kind;
+		struct rcache_ticket ticket;	/* keep the answer locally (lcache) */
 	}	pf_args[POLICY_PF_COUNT];
 	enum store_result pf_domain;	/* the settings go straight into d.domain */
 	enum store_result pf_user;
 	int	pf_mx_hit;		/* the MX cache had a valid set, now in d.mx */
+	char	pf_mx_text[MX_TEXT_MAX];	/* the GET of the MX cache, until its PTTL comes */
+	int	pf_mx_state;		/* that GET: -1 failed, 0 no key, 1 pf_mx_text */
+	char	lkeys[4][KEYS_MAX];	/* the sender lists, as store_slq */
+	char	lfield[ADDRESS_TEXT_MAX + 72];	/* SENDER \0 CLIENT: their local copies */
+	size_t	lfield_len;
+	unsigned lmiss;			/* bit k: list k asked of Redis */
 	struct store_slq slq;
 	struct senderlist_hits hits;
 	int	slq_failed;
@@ -87,6 +97,12 @@ struct policy_dnsbl {
 	char	name[DNSBL_NAME_MAX + 1];
 	char	key[KEYS_MAX];
 	uint32_t ttl;
+	struct rcache_ticket ticket;	/* the cache read, kept locally (lcache) */
+	int	got;			/* its GET: -1 failed, 0 no key, 1 text */
+	int	pttl_ok;		/* the PTTL sent with it answered: */
+	long long pttl;
+	unsigned outstanding;		/* of the two, plus a hold while sending */
+	char	text[DNSQ_TXT_MAX + 8];
 };
 
 static void policy_run(struct policy_job *);
@@ -211,61 +227,151 @@ policy_prefetch_done(struct policy_job *job)
 	policy_step_done(job);
 }
 
-/* policy_prefetch_reply - one of the prefetch replies */
+/* policy_list_flag - list k's flag in hits */
+static int *
+policy_list_flag(struct senderlist_hits *hits, int k)
+{
+	int    *flags[4] = {&hits->domain_white, &hits->domain_black,
+	&hits->global_white, &hits->global_black};
+
+	return flags[k];
+}
+
+/* policy_prefetch_reply - one of the prefetch replies; its answer kept locally */
 static void
 policy_prefetch_reply(redisReply *r, void *arg)
 {
 	struct policy_pf *a = arg;
 	struct policy_job *job = a->job;
+	struct policyd *pd = job->pd;
 
 	switch (a->kind) {
 	case POLICY_PF_DOMAIN:
 		job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain, r, &job->d.domain);
+		lcache_domain_put(pd, &a->ticket, job->pf_domain, &job->d.domain);
 		break;
 	case POLICY_PF_MX:
-		job->pf_mx_hit = r != NULL && r->type == REDIS_REPLY_STRING
-		    && mx_set_parse(r->str, &job->d.mx) == 0;
+		job->pf_mx_state = -1;
+		if (r != NULL && r->type == REDIS_REPLY_NIL) {
+			job->pf_mx_state = 0;
+		} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(job->pf_mx_text)) {
+			memcpy(job->pf_mx_text, r->str, r->len + 1);
+			job->pf_mx_state = 1;
+			job->pf_mx_hit = mx_set_parse(job->pf_mx_text, &job->d.mx) == 0;
+		}
+		policy_prefetch_done(job);	/* the ticket goes on to the PTTL */
+		return;
+	case POLICY_PF_MX_TTL:
+		a = &job->pf_args[POLICY_PF_MX];
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER && job->pf_mx_state >= 0)
+			lcache_string_put(pd, &a->ticket, job->pf_mx_state ? job->pf_mx_text : NULL,
+					  job->pf_mx_state ? strlen(job->pf_mx_text) : 0, r->integer);
 		break;
 	case POLICY_PF_USER:
 		job->pf_user = (r == NULL || r->type != REDIS_REPLY_INTEGER) ? STORE_ERROR
 		    : r->integer == 1 ? STORE_OK : STORE_NOTFOUND;
+		if (job->pf_user != STORE_ERROR)
+			lcache_flag_put(pd, &a->ticket, job->d.rcpt_addr.local, strlen(job->d.rcpt_addr.local),
+					job->pf_user == STORE_OK);
 		break;
-	default:
-		if (store_slq_reply(&job->slq, a->kind - POLICY_PF_LIST0, r, &job->hits) < 0)
-			job->slq_failed = 1;
-		break;
+	default:{
+			int	k = a->kind - POLICY_PF_LIST0;
+			struct senderlist_hits one = {0};
+
+			if (store_slq_reply(&job->slq, k, r, &one) < 0) {
+				job->slq_failed = 1;
+				break;
+			}
+			if (*policy_list_flag(&one, k))
+				*policy_list_flag(&job->hits, k) = 1;
+			lcache_flag_put(pd, &a->ticket, job->lfield, job->lfield_len, *policy_list_flag(&one, k));
+			break;
+		}
 	}
+	lcache_release(pd, &a->ticket);
 	policy_prefetch_done(job);
 }
 
-/* policy_prefetch_send - queue one command; a failure to queue counts as its error reply */
+/*
+ * policy_prefetch_send - queue one command; a failure to queue counts as
+ * its error reply. key: the Redis key whose answer may be kept locally
+ * (NULL: the command shares the ticket of the one before).
+ */
 static void
-policy_prefetch_send(struct policy_job *job, int kind, int argc, const char **argv, const size_t *lens)
+policy_prefetch_send(struct policy_job *job, int kind, const char *key, int argc,
+		     const char **argv, const size_t *lens)
 {
 	struct policy_pf *a = &job->pf_args[kind];
 
 	a->job = job;
 	a->kind = kind;
+	if (key)
+		lcache_want(job->pd, key, &a->ticket);
 	job->pending++;
 	if (aredis_commandargv(job->pd->redis, policy_prefetch_reply, a, argc, argv, lens) < 0)
 		policy_prefetch_reply(NULL, a);
 }
 
+/* policy_prefetch_lists - the four sender lists: local copies, else SMISMEMBER */
+static void
+policy_prefetch_lists(struct policy_job *job)
+{
+	const struct address *s = &job->d.sender;
+	int	n, flag;
+
+	n = snprintf(job->lfield, sizeof(job->lfield), "%s%s%s", s->local, s->domain[0] ? "@" : "", s->domain);
+	if (n < 0 || (size_t) n >= sizeof(job->lfield) - 1)
+		n = 0;
+	job->lfield_len = (size_t) n + 1 + strlen(job->d.client_ip);
+	if (job->lfield_len >= sizeof(job->lfield))
+		job->lfield_len = (size_t) n + 1;	/* cannot happen: client_ip is bounded */
+	else
+		memcpy(job->lfield + n + 1, job->d.client_ip, strlen(job->d.client_ip));
+	keys_list(job->lkeys[0], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_WHITE);
+	keys_list(job->lkeys[1], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_BLACK);
+	keys_list(job->lkeys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
+	keys_list(job->lkeys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
+	job->lmiss = 0;
+	for (int k = 0; k < 4; k++) {
+		if (lcache_flag_get(job->pd, job->lkeys[k], job->lfield, job->lfield_len, &flag))
+			*policy_list_flag(&job->hits, k) = flag;
+		else
+			job->lmiss |= 1u << k;
+	}
+	if (job->lmiss == 0)
+		return;
+	store_slq_init(&job->slq, job->d.rcpt_addr.domain, &job->d.sender, job->d.client_ip);
+	for (int k = 0; k < 4 && job->slq.n > 0; k++) {
+		const char **largv;
+		const size_t *llens;
+		int	argc;
+
+		if (!(job->lmiss & (1u << k)))
+			continue;
+		argc = store_slq_command(&job->slq, k, &largv, &llens);
+		policy_prefetch_send(job, POLICY_PF_LIST0 + k, job->lkeys[k], argc, largv, llens);
+	}
+}
+
 /*
- * policy_prefetch - everything Redis knows about this recipient, in one
- * pipelined round trip: the domain's settings, its cached MX set, the
- * user-list entry and the four sender lists. The decision then takes them
- * step by step without waiting again (a lookup it turns out not to need
- * costs Redis a little; a round trip per step would cost every request).
- * The domain's keys share one hash slot; the global lists are in another.
+ * policy_prefetch - everything Redis knows about this recipient: from the
+ * local copies (lcache.c) where they are, and the rest in one pipelined
+ * round trip: the domain's settings, its cached MX set, the user-list
+ * entry and the four sender lists. The decision then takes them step by
+ * step without waiting again (a lookup it turns out not to need costs
+ * Redis a little; a round trip per step would cost every request). The
+ * domain's keys share one hash slot; the global lists are in another.
  */
 static void
 policy_prefetch(struct policy_job *job)
 {
+	struct policyd *pd = job->pd;
 	char	cfg[KEYS_MAX], mx[KEYS_MAX], users[KEYS_MAX];
 	const char *domain = job->d.rcpt_addr.domain;
+	const char *local = job->d.rcpt_addr.local;
 	const char *argv[3];
 	size_t	lens[3];
+	int	flag, found;
 
 	job->pf_domain = STORE_ERROR;
 	job->pf_user = STORE_ERROR;
@@ -275,25 +381,31 @@ policy_prefetch(struct policy_job *job)
 	keys_domain_cfg(cfg, sizeof(cfg), domain);
 	keys_domain_mx(mx, sizeof(mx), domain);
 	keys_domain_users(users, sizeof(users), domain);
-	store_slq_init(&job->slq, domain, &job->d.sender, job->d.client_ip);
 
 	job->pending = 1;		/* held until every command is queued */
-	argv[0] = "HGETALL", argv[1] = cfg;
-	lens[0] = 7, lens[1] = strlen(cfg);
-	policy_prefetch_send(job, POLICY_PF_DOMAIN, 2, argv, lens);
-	argv[0] = "GET", argv[1] = mx;
-	lens[0] = 3, lens[1] = strlen(mx);
-	policy_prefetch_send(job, POLICY_PF_MX, 2, argv, lens);
-	argv[0] = "SISMEMBER", argv[1] = users, argv[2] = job->d.rcpt_addr.local;
-	lens[0] = 9, lens[1] = strlen(users), lens[2] = strlen(job->d.rcpt_addr.local);
-	policy_prefetch_send(job, POLICY_PF_USER, 3, argv, lens);
-	for (int k = 0; k < 4 && job->slq.n > 0; k++) {
-		const char **largv;
-		const size_t *llens;
-		int	argc = store_slq_command(&job->slq, k, &largv, &llens);
-
-		policy_prefetch_send(job, POLICY_PF_LIST0 + k, argc, largv, llens);
+	if (!lcache_domain_get(pd, cfg, &job->pf_domain, &job->d.domain)) {
+		argv[0] = "HGETALL", argv[1] = cfg;
+		lens[0] = 7, lens[1] = strlen(cfg);
+		policy_prefetch_send(job, POLICY_PF_DOMAIN, cfg, 2, argv, lens);
 	}
+	if (lcache_string_get(pd, mx, job->pf_mx_text, sizeof(job->pf_mx_text), &found)) {
+		job->pf_mx_hit = found && mx_set_parse(job->pf_mx_text, &job->d.mx) == 0;
+	} else {
+		argv[0] = "GET", argv[1] = mx;
+		lens[0] = 3, lens[1] = strlen(mx);
+		policy_prefetch_send(job, POLICY_PF_MX, mx, 2, argv, lens);
+		argv[0] = "PTTL";
+		lens[0] = 4;
+		policy_prefetch_send(job, POLICY_PF_MX_TTL, NULL, 2, argv, lens);
+	}
+	if (lcache_flag_get(pd, users, local, strlen(local), &flag)) {
+		job->pf_user = flag ? STORE_OK : STORE_NOTFOUND;
+	} else {
+		argv[0] = "SISMEMBER", argv[1] = users, argv[2] = local;
+		lens[0] = 9, lens[1] = strlen(users), lens[2] = strlen(local);
+		policy_prefetch_send(job, POLICY_PF_USER, users, 3, argv, lens);
+	}
+	policy_prefetch_lists(job);
 	policy_prefetch_done(job);	/* releases the hold */
 }
 
@@ -391,26 +503,89 @@ policy_dnsbl_ask(struct policy_dnsbl *z)
 		policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
 }
 
+/* policy_dnsbl_value - what the DNSBL cache held (NULL: nothing usable) */
 static void
-policy_dnsbl_cached(redisReply *r, void *arg)
+policy_dnsbl_value(struct policy_dnsbl *z, const char *v)
 {
-	struct policy_dnsbl *z = arg;
-
-	if (r && r->type == REDIS_REPLY_STRING) {
-		if (strncmp(r->str, "listed ", 7) == 0) {
-			policy_dnsbl_finish_one(z, DNSBL_ANSWER_LISTED, r->str + 7);
+	if (v != NULL) {
+		if (strncmp(v, "listed ", 7) == 0) {
+			policy_dnsbl_finish_one(z, DNSBL_ANSWER_LISTED, v + 7);
 			return;
 		}
-		if (strcmp(r->str, "clean") == 0) {
+		if (strcmp(v, "clean") == 0) {
 			policy_dnsbl_finish_one(z, DNSBL_ANSWER_CLEAN, NULL);
 			return;
 		}
-		if (strcmp(r->str, "error") == 0) {
+		if (strcmp(v, "error") == 0) {
 			policy_dnsbl_finish_one(z, DNSBL_ANSWER_ERRCODE, NULL);
 			return;
 		}
 	}
 	policy_dnsbl_ask(z);
+}
+
+/* policy_dnsbl_cached_done - GET and PTTL both answered (or failed): keep a copy, go on */
+static void
+policy_dnsbl_cached_done(struct policy_dnsbl *z)
+{
+	if (--z->outstanding > 0)
+		return;
+	if (z->got >= 0 && z->pttl_ok)
+		lcache_string_put(z->job->pd, &z->ticket, z->got ? z->text : NULL,
+				  z->got ? strlen(z->text) : 0, z->pttl);
+	lcache_release(z->job->pd, &z->ticket);
+	policy_dnsbl_value(z, z->got == 1 ? z->text : NULL);
+}
+
+/* policy_dnsbl_cached - the GET of the DNSBL cache */
+static void
+policy_dnsbl_cached(redisReply *r, void *arg)
+{
+	struct policy_dnsbl *z = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_NIL) {
+		z->got = 0;
+	} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(z->text)) {
+		memcpy(z->text, r->str, r->len + 1);
+		z->got = 1;
+	}
+	policy_dnsbl_cached_done(z);
+}
+
+/* policy_dnsbl_cached_ttl - the PTTL sent with it: how long a copy may live */
+static void
+policy_dnsbl_cached_ttl(redisReply *r, void *arg)
+{
+	struct policy_dnsbl *z = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+		z->pttl = r->integer;
+		z->pttl_ok = 1;
+	}
+	policy_dnsbl_cached_done(z);
+}
+
+/* policy_dnsbl_lookup - one zone: the local copy, the Redis cache, else DNS */
+static void
+policy_dnsbl_lookup(struct policy_dnsbl *z)
+{
+	struct policyd *pd = z->job->pd;
+	int	found;
+
+	if (lcache_string_get(pd, z->key, z->text, sizeof(z->text), &found)) {
+		policy_dnsbl_value(z, found ? z->text : NULL);
+		return;
+	}
+	z->got = -1;
+	z->pttl_ok = 0;
+	z->outstanding = 1;			/* held while both are sent */
+	lcache_want(pd, z->key, &z->ticket);
+	if (aredis_command(pd->redis, policy_dnsbl_cached, z, "GET %s", z->key) == 0)
+		z->outstanding++;
+	if (z->outstanding > 1
+	    && aredis_command(pd->redis, policy_dnsbl_cached_ttl, z, "PTTL %s", z->key) == 0)
+		z->outstanding++;
+	policy_dnsbl_cached_done(z);
 }
 
 /* policy_dnsbl - every zone at once */
@@ -436,8 +611,7 @@ policy_dnsbl(struct policy_job *job)
 			continue;
 		}
 		keys_dnsbl(z->key, sizeof(z->key), job->d.domain.dnsbls[i], job->d.client_ip);
-		if (aredis_command(job->pd->redis, policy_dnsbl_cached, z, "GET %s", z->key) < 0)
-			policy_dnsbl_ask(z);
+		policy_dnsbl_lookup(z);
 	}
 	if (--job->pending == 0) {
 		decide_dnsbl(&job->d, job->dnsbl, count);

@@ -12,6 +12,7 @@
 #include "store.h"
 
 struct aredis;
+struct rcache;
 struct dnsq;
 struct conn;
 
@@ -20,6 +21,7 @@ struct policyd {
 	struct event_base *base;
 	struct conf *conf;		/* in force; jobs hold their own reference */
 	struct aredis *redis;
+	struct rcache *cache;		/* local copies of Redis reads (lcache.c) */
 	struct dnsq *dns;
 	struct evconnlistener *policy_listener;
 	struct evconnlistener *socketmap_listener;
