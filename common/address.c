@@ -520,13 +520,20 @@ address_valid_hostname(const char *text, size_t len)
 char   *
 address_format(const struct address *a, char *buf, size_t len)
 {
-	int	n;
+	size_t	llen, dlen;
 
-	if (a->null)
-		n = snprintf(buf, len, "%s", "");
-	else
-		n = snprintf(buf, len, "%s@%s", a->local, a->domain);
-	if (n < 0 || (size_t) n >= len)
+	if (len == 0)
 		return NULL;
+	if (a->null) {
+		buf[0] = 0;
+		return buf;
+	}
+	llen = strlen(a->local);
+	dlen = strlen(a->domain);
+	if (llen + 1 + dlen >= len)
+		return NULL;
+	memcpy(buf, a->local, llen);
+	buf[llen] = '@';
+	memcpy(buf + llen + 1, a->domain, dlen + 1);
 	return buf;
 }

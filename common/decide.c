@@ -108,8 +108,9 @@ decide_start(struct decide *d, const struct conf *conf, const char *rcpt,
 	d->domain.dnsbl_count = 0;
 	if (trace && (d->trace = calloc(DECIDE_TRACE_MAX, sizeof(*d->trace))) == NULL)
 		msg_panic("decide: out of memory");
-	if (client_ip && (inet_pton(AF_INET, client_ip, ip) == 1 || inet_pton(AF_INET6, client_ip, ip) == 1))
-		snprintf(d->client_ip, sizeof(d->client_ip), "%s", client_ip);
+	if (client_ip && strlen(client_ip) < sizeof(d->client_ip)
+	    && (inet_pton(AF_INET, client_ip, ip) == 1 || inet_pton(AF_INET6, client_ip, ip) == 1))
+		memcpy(d->client_ip, client_ip, strlen(client_ip) + 1);
 	if (address_parse(rcpt, strlen(rcpt), &d->rcpt_addr, err, sizeof(err)) < 0
 	    || d->rcpt_addr.null || address_domain_is_literal(&d->rcpt_addr)) {
 		snprintf(d->rcpt, sizeof(d->rcpt), "%.200s", rcpt);

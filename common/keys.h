@@ -18,23 +18,22 @@
 #define KEYS_GLOBAL_TAG		"@global"
 
 /*
- * keys_build - PREFIX NAME SUFFIX into buf, like snprintf("%s%s%s") but
- * without the formatting machinery (keys are built on every request).
- * Returns the full length; the result is cut (and NUL-terminated) when
- * buf is too small, as with snprintf.
+ * keys_join - the n parts one after another into buf, like
+ * snprintf("%s%s...") but without the formatting machinery (keys are
+ * built on every request). Returns the full length; the result is cut
+ * (and NUL-terminated) when buf is too small, as with snprintf.
  */
 static inline int
-keys_build(char *buf, size_t len, const char *prefix, const char *name, const char *suffix)
+keys_join(char *buf, size_t len, const char *const *parts, int n)
 {
-	const char *parts[3] = {prefix, name, suffix};
 	size_t	used = 0, total = 0;
 
-	for (int i = 0; i < 3; i++) {
-		size_t	n = strlen(parts[i]);
+	for (int i = 0; i < n; i++) {
+		size_t	plen = strlen(parts[i]);
 
-		total += n;
+		total += plen;
 		if (used < len) {
-			size_t	room = len - used - 1 < n ? len - used - 1 : n;
+			size_t	room = len - used - 1 < plen ? len - used - 1 : plen;
 
 			memcpy(buf + used, parts[i], room);
 			used += room;
@@ -43,6 +42,15 @@ keys_build(char *buf, size_t len, const char *prefix, const char *name, const ch
 	if (len)
 		buf[used < len ? used : len - 1] = 0;
 	return (int) total;
+}
+
+/* keys_build - PREFIX NAME SUFFIX (see keys_join) */
+static inline int
+keys_build(char *buf, size_t len, const char *prefix, const char *name, const char *suffix)
+{
+	const char *parts[3] = {prefix, name, suffix};
+
+	return keys_join(buf, len, parts, 3);
 }
 
 enum keys_list {
@@ -90,7 +98,9 @@ keys_domain_mx(char *buf, size_t len, const char *domain)
 static inline int
 keys_dnsbl(char *buf, size_t len, const char *zone, const char *ip)
 {
-	return snprintf(buf, len, "mh:{dnsbl:%s:%s}", zone, ip);
+	const char *parts[5] = {"mh:{dnsbl:", zone, ":", ip, "}"};
+
+	return keys_join(buf, len, parts, 5);
 }
 
 /* keys_account_cfg - HASH of an account's settings */

@@ -50,7 +50,7 @@ sbuf_reset(struct sbuf *sb)
 }
 
 /* sbuf_reserve - room for len + more bytes and the NUL, within the limit */
-static int
+int
 sbuf_reserve(struct sbuf *sb, size_t more)
 {
 	size_t	need;

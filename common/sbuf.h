@@ -16,6 +16,8 @@ void	sbuf_init(struct sbuf *, size_t limit);
 void	sbuf_free(struct sbuf *);
 void	sbuf_reset(struct sbuf *);
 int	sbuf_append(struct sbuf *, const void *, size_t);
+/* sbuf_reserve - room for more bytes (and the NUL) past len, or -1 past the limit; len unchanged */
+int	sbuf_reserve(struct sbuf *, size_t more);
 int	sbuf_puts(struct sbuf *, const char *);
 int	sbuf_putc(struct sbuf *, int);
 int	sbuf_printf(struct sbuf *, const char *, ...) __attribute__((format(printf, 2, 3)));

@@ -62,6 +62,8 @@ struct policy_job {
 	int	in_run;			/* policy_run is on the stack */
 	int	step_done;		/* the step finished while in_run */
 	unsigned pending;		/* lookups of the current step still out */
+	const struct policy_parser *pp;	/* the request, while its connection lives */
+	int	have_attrs;		/* the fields below are filled (policy_job_attrs) */
 	char	queue_id[32];
 	char	client_name[POLICY_ATTR_LOG_MAX + 1];
 	char	helo[POLICY_ATTR_LOG_MAX + 1];
@@ -161,30 +163,71 @@ policy_step_done(struct policy_job *job)
 		policy_run(job);
 }
 
-/* policy_conn_gone - the client closed while we decided */
+/* policy_attr - an attribute for logging: bounded, printable */
+static void
+policy_attr(const struct policy_parser *p, const char *name, char *out, size_t outlen, const char *dflt)
+{
+	const char *v = policy_request_get(p, name);
+
+	if (v == NULL || *v == 0)
+		v = dflt;
+	log_printable(out, outlen, v, strlen(v));
+}
+
+/*
+ * policy_job_attrs - copy the request's attributes that logging needs,
+ * once: only rejects, defers and -v log them, so most requests never
+ * pay for it; a job whose connection goes away copies them first.
+ */
+static void
+policy_job_attrs(struct policy_job *job)
+{
+	const struct policy_parser *p = job->pp;
+
+	if (job->have_attrs)
+		return;
+	job->have_attrs = 1;
+	if (p == NULL) {
+		snprintf(job->queue_id, sizeof(job->queue_id), "NOQUEUE");
+		snprintf(job->client_name, sizeof(job->client_name), "unknown");
+		job->helo[0] = job->sender[0] = job->recipient[0] = 0;
+		return;
+	}
+	policy_attr(p, "queue_id", job->queue_id, sizeof(job->queue_id), "NOQUEUE");
+	policy_attr(p, "client_name", job->client_name, sizeof(job->client_name), "unknown");
+	policy_attr(p, "helo_name", job->helo, sizeof(job->helo), "");
+	policy_attr(p, "sender", job->sender, sizeof(job->sender), "");
+	policy_attr(p, "recipient", job->recipient, sizeof(job->recipient), "");
+}
+
+/* policy_conn_gone - the client closed while we decided (its request is still readable) */
 void
 policy_conn_gone(void *arg)
 {
 	struct policy_job *job = arg;
 
+	policy_job_attrs(job);
 	job->conn = NULL;
+	job->pp = NULL;
 }
 
 /* policy_log - Postfix-style line for rejects and defers; the trace with -v */
 static void
-policy_log(const struct policy_job *job)
+policy_log(struct policy_job *job)
 {
 	const struct reply *r = &job->d.reply;
-	char	client_ip[64];
 
-	snprintf(client_ip, sizeof(client_ip), "%s", job->d.client_ip[0] ? job->d.client_ip : "unknown");
+	if (!msg_verbose && r->kind != REPLY_REJECT && r->kind != REPLY_DEFER)
+		return;
+	policy_job_attrs(job);
 	if (msg_verbose)
 		for (size_t i = 0; i < job->d.ntrace; i++)
 			msg_info("%s: policy: to=<%s>: %s", job->queue_id, job->recipient, job->d.trace[i]);
 	if (r->kind == REPLY_REJECT || r->kind == REPLY_DEFER)
 		msg_info("%s: %s: RCPT from %s[%s]: %s; from=<%s> to=<%s> proto=ESMTP helo=<%s>",
 			 job->queue_id, r->kind == REPLY_REJECT ? "reject" : "defer",
-			 job->client_name, client_ip, r->text, job->sender, job->recipient, job->helo);
+			 job->client_name, job->d.client_ip[0] ? job->d.client_ip : "unknown", r->text,
+			 job->sender, job->recipient, job->helo);
 }
 
 /* policy_finish - answer the client (if still there) and free the job */
@@ -317,16 +360,18 @@ static void
 policy_prefetch_lists(struct policy_job *job)
 {
 	const struct address *s = &job->d.sender;
+	size_t	ip_len;
 	int	n, flag;
 
-	n = snprintf(job->lfield, sizeof(job->lfield), "%s%s%s", s->local, s->domain[0] ? "@" : "", s->domain);
-	if (n < 0 || (size_t) n >= sizeof(job->lfield) - 1)
-		n = 0;
-	job->lfield_len = (size_t) n + 1 + strlen(job->d.client_ip);
-	if (job->lfield_len >= sizeof(job->lfield))
-		job->lfield_len = (size_t) n + 1;	/* cannot happen: client_ip is bounded */
-	else
-		memcpy(job->lfield + n + 1, job->d.client_ip, strlen(job->d.client_ip));
+	/* SENDER NUL CLIENT: both bounded, the field has room for both */
+	const char *parts[4] = {s->local, s->domain[0] ? "@" : "", s->domain, ""};
+
+	n = keys_join(job->lfield, sizeof(job->lfield), parts, 4);
+	ip_len = strlen(job->d.client_ip);
+	if (n < 0 || (size_t) n + 1 + ip_len >= sizeof(job->lfield))
+		msg_panic("policy: sender/client field too long");
+	memcpy(job->lfield + n + 1, job->d.client_ip, ip_len);
+	job->lfield_len = (size_t) n + 1 + ip_len;
 	keys_list(job->lkeys[0], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_WHITE);
 	keys_list(job->lkeys[1], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_BLACK);
 	keys_list(job->lkeys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
@@ -416,8 +461,14 @@ policy_dnsbl_finish_one(struct policy_dnsbl *z, enum dnsbl_answer answer, const 
 	struct policy_job *job = z->job;
 
 	job->dnsbl[z->index].answer = answer;
-	snprintf(job->dnsbl_txt[z->index], sizeof(job->dnsbl_txt[z->index]), "%s", txt ? txt : "");
-	job->dnsbl[z->index].txt = job->dnsbl_txt[z->index];
+	job->dnsbl[z->index].txt = NULL;
+	if (txt != NULL && *txt) {
+		size_t	n = strnlen(txt, sizeof(job->dnsbl_txt[z->index]) - 1);
+
+		memcpy(job->dnsbl_txt[z->index], txt, n);
+		job->dnsbl_txt[z->index][n] = 0;
+		job->dnsbl[z->index].txt = job->dnsbl_txt[z->index];
+	}
 	free(z);
 	if (--job->pending > 0)
 		return;
@@ -499,7 +550,10 @@ policy_dnsbl_a(enum dnsq_status status, const unsigned char (*addrs)[4], size_t 
 static void
 policy_dnsbl_ask(struct policy_dnsbl *z)
 {
-	if (dnsq_a(z->job->pd->dns, z->name, policy_dnsbl_a, z) < 0)
+	struct policy_job *job = z->job;
+
+	if (dnsbl_query_name(job->d.client_ip, job->d.domain.dnsbls[z->index], z->name, sizeof(z->name)) < 0
+	    || dnsq_a(job->pd->dns, z->name, policy_dnsbl_a, z) < 0)
 		policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
 }
 
@@ -606,10 +660,6 @@ policy_dnsbl(struct policy_job *job)
 		z->job = job;
 		z->index = i;
 		job->pending++;
-		if (dnsbl_query_name(job->d.client_ip, job->d.domain.dnsbls[i], z->name, sizeof(z->name)) < 0) {
-			policy_dnsbl_finish_one(z, DNSBL_ANSWER_FAILED, NULL);
-			continue;
-		}
 		keys_dnsbl(z->key, sizeof(z->key), job->d.domain.dnsbls[i], job->d.client_ip);
 		policy_dnsbl_lookup(z);
 	}
@@ -660,17 +710,6 @@ policy_run(struct policy_job *job)
 	job->in_run = 0;
 }
 
-/* policy_attr - an attribute for logging: bounded, printable */
-static void
-policy_attr(const struct policy_parser *p, const char *name, char *out, size_t outlen, const char *dflt)
-{
-	const char *v = policy_request_get(p, name);
-
-	if (v == NULL || *v == 0)
-		v = dflt;
-	log_printable(out, outlen, v, strlen(v));
-}
-
 /* policy_handle - one complete request */
 void
 policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser *p)
@@ -697,11 +736,8 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 	job->pd = pd;
 	job->conn = conn;
 	job->conf = policyd_job_begin(pd);
-	policy_attr(p, "queue_id", job->queue_id, sizeof(job->queue_id), "NOQUEUE");
-	policy_attr(p, "client_name", job->client_name, sizeof(job->client_name), "unknown");
-	policy_attr(p, "helo_name", job->helo, sizeof(job->helo), "");
-	policy_attr(p, "sender", job->sender, sizeof(job->sender), "");
-	policy_attr(p, "recipient", job->recipient, sizeof(job->recipient), "");
+	job->pp = p;
+	job->have_attrs = 0;
 	decide_start(&job->d, job->conf, rcpt, policy_request_get(p, "sender"),
 		     policy_request_get(p, "client_address"), msg_verbose > 0);
 	conn_set_job(conn, job, policy_conn_gone);

@@ -64,6 +64,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,7 @@ enum policy_state {
 struct policy_attr {
 	size_t	name;			/* offset of the name in buf */
 	size_t	value;			/* offset of the value in buf */
+	uint32_t hash;			/* of the name: compared before the bytes */
 };
 
 struct policy_parser {
@@ -91,6 +93,7 @@ struct policy_parser {
 	struct sbuf buf;		/* name NUL value NUL, per attribute */
 	struct policy_attr attrs[POLICY_ATTRS_MAX];
 	size_t	nattrs;			/* complete attributes */
+	uint64_t names_seen;		/* bit (hash & 63) of each name: most duplicate checks end here */
 	size_t	name_start;		/* offset in buf of the line's name */
 	size_t	request_bytes;		/* bytes of this request taken */
 	size_t	line_bytes;		/* bytes of this line, line end excluded */
@@ -121,6 +124,7 @@ policy_parser_clear(struct policy_parser *p)
 {
 	sbuf_reset(&p->buf);
 	p->nattrs = 0;
+	p->names_seen = 0;
 	p->name_start = 0;
 	p->request_bytes = 0;
 	p->line_bytes = 0;
@@ -165,11 +169,87 @@ policy_parser_error(const struct policy_parser *p)
 	return p->state == POLICY_STATE_ERROR ? p->error : NULL;
 }
 
-/* policy_is_name_byte - Postfix attribute names: lowercase ASCII, digits, '_' */
+/* which bytes may be in an attribute name: lowercase ASCII, digits, '_' (as Postfix sends) */
+#define POLICY_NAME_BYTES_09	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, \
+	['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1
+#define POLICY_NAME_BYTES_AZ	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, \
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, \
+	['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, \
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1
+static const unsigned char policy_name_bytes[256] = {
+	POLICY_NAME_BYTES_09, POLICY_NAME_BYTES_AZ, ['_'] = 1
+};
+
+/* policy_is_name_byte - one of them */
 static inline int
 policy_is_name_byte(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+	return policy_name_bytes[c];
+}
+
+/*
+ * policy_fast_line - a whole, well-formed attribute line at the start of
+ * data, taken in one step: memchr for its end, one append. Anything
+ * unusual (no LF yet, a CR or NUL inside, a bad or repeated name, any
+ * limit reached) returns 0 and leaves the line to policy_take, byte by
+ * byte, so every error and *consumed count stays what it always was.
+ * Returns the bytes taken (the LF included) or 0.
+ */
+static size_t
+policy_fast_line(struct policy_parser *p, const char *data, size_t len)
+{
+	const char *lf, *eq, *value;
+	size_t	linelen, content, namelen, vlen, room;
+	uint32_t hash = 2166136261u;
+	char   *dst;
+
+	if (p->state != POLICY_STATE_NAME || p->line_bytes != 0 || p->cr_pending
+	    || p->nattrs == POLICY_ATTRS_MAX)
+		return 0;
+	room = (size_t) POLICY_REQUEST_MAX - p->request_bytes;
+	if ((lf = memchr(data, '\n', len < room ? len : room)) == NULL)
+		return 0;
+	linelen = (size_t) (lf - data);
+	content = linelen > 0 && data[linelen - 1] == '\r' ? linelen - 1 : linelen;
+	if (content == 0 || content > POLICY_LINE_MAX
+	    || (eq = memchr(data, '=', content)) == NULL)
+		return 0;
+	namelen = (size_t) (eq - data);
+	if (namelen == 0 || namelen > POLICY_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < namelen; i++) {
+		if (!policy_is_name_byte((unsigned char) data[i]))
+			return 0;
+		hash = (hash ^ (unsigned char) data[i]) * 16777619u;
+	}
+	value = eq + 1;
+	vlen = content - namelen - 1;
+	if (memchr(value, '\0', vlen) != NULL || memchr(value, '\r', vlen) != NULL)
+		return 0;
+	if (p->names_seen & (1ULL << (hash & 63))) {
+		for (size_t i = 0; i < p->nattrs; i++)
+			if (p->attrs[i].hash == hash && strncmp(p->buf.data + p->attrs[i].name, data, namelen) == 0
+			    && p->buf.data[p->attrs[i].name + namelen] == 0)
+				return 0;
+	}
+	if (sbuf_reserve(&p->buf, namelen + vlen + 2) < 0)
+		return 0;
+	dst = p->buf.data + p->buf.len;
+	memcpy(dst, data, namelen);
+	dst[namelen] = 0;
+	memcpy(dst + namelen + 1, value, vlen);
+	dst[namelen + 1 + vlen] = 0;
+	p->attrs[p->nattrs].name = p->buf.len;
+	p->attrs[p->nattrs].value = p->buf.len + namelen + 1;
+	p->attrs[p->nattrs].hash = hash;
+	p->names_seen |= 1ULL << (hash & 63);
+	p->nattrs++;
+	p->buf.len += namelen + vlen + 2;
+	p->buf.data[p->buf.len] = 0;
+	p->name_start = p->buf.len;
+	p->request_bytes += linelen + 1;
+	p->line_no++;
+	return linelen + 1;
 }
 
 /* policy_store - keep one byte of the request; the sbuf limit is never reached */
@@ -203,21 +283,46 @@ policy_end_line(struct policy_parser *p)
 	return 0;
 }
 
+/* policy_name_hash - FNV-1a of an attribute name */
+static uint32_t
+policy_name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	while (*name)
+		h = (h ^ (unsigned char) *name++) * 16777619u;
+	return h;
+}
+
+/* policy_name_seen - an attribute of this name is already in the request */
+static int
+policy_name_seen(const struct policy_parser *p, const char *name, uint32_t hash)
+{
+	if ((p->names_seen & (1ULL << (hash & 63))) == 0)
+		return 0;
+	for (size_t i = 0; i < p->nattrs; i++)
+		if (p->attrs[i].hash == hash && strcmp(p->buf.data + p->attrs[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* policy_end_name - the '=': check the name, start the value */
 static int
 policy_end_name(struct policy_parser *p)
 {
 	const char *name;
+	uint32_t hash;
 
 	if (p->buf.len == p->name_start)
 		return policy_parser_fail(p, "empty attribute name in line %zu", p->line_no);
 	if (policy_store(p, '\0') < 0)
 		return -1;
 	name = p->buf.data + p->name_start;
-	for (size_t i = 0; i < p->nattrs; i++)
-		if (strcmp(p->buf.data + p->attrs[i].name, name) == 0)
-			return policy_parser_fail(p, "duplicate attribute %s in line %zu",
-						  name, p->line_no);
+	hash = policy_name_hash(name);
+	if (policy_name_seen(p, name, hash))
+		return policy_parser_fail(p, "duplicate attribute %s in line %zu", name, p->line_no);
+	p->names_seen |= 1ULL << (hash & 63);
+	p->attrs[p->nattrs].hash = hash;
 	p->attrs[p->nattrs].name = p->name_start;
 	p->attrs[p->nattrs].value = p->buf.len;
 	p->state = POLICY_STATE_VALUE;
@@ -284,6 +389,12 @@ policy_parser_feed(struct policy_parser *p, const char *data, size_t len, size_t
 
 	if (p->state == POLICY_STATE_NAME || p->state == POLICY_STATE_VALUE) {
 		while (i < len && p->state != POLICY_STATE_DONE) {
+			size_t	taken;
+
+			if ((taken = policy_fast_line(p, data + i, len - i)) > 0) {
+				i += taken;
+				continue;
+			}
 			/*
 			 * Fast path inside a value: the run of plain bytes up to the
 			 * next NUL, CR or LF, within the line and request budgets, is
@@ -310,6 +421,33 @@ policy_parser_feed(struct policy_parser *p, const char *data, size_t len, size_t
 					continue;
 				}
 			}
+			/*
+			 * The same for a run of name bytes after the first of a line
+			 * (which checks the attribute count): up to the '=' or any
+			 * other byte, within the name, line and request budgets.
+			 */
+			if (p->state == POLICY_STATE_NAME && !p->cr_pending && p->line_bytes > 0) {
+				size_t	cap = len - i, n = 0, used = p->buf.len - p->name_start;
+
+				if (cap > (size_t) POLICY_NAME_MAX - used)
+					cap = (size_t) POLICY_NAME_MAX - used;
+				if (cap > (size_t) POLICY_LINE_MAX - p->line_bytes)
+					cap = (size_t) POLICY_LINE_MAX - p->line_bytes;
+				if (cap > (size_t) POLICY_REQUEST_MAX - p->request_bytes)
+					cap = (size_t) POLICY_REQUEST_MAX - p->request_bytes;
+				while (n < cap && policy_is_name_byte((unsigned char) data[i + n]))
+					n++;
+				if (n > 0) {
+					if (sbuf_append(&p->buf, data + i, n) < 0) {
+						policy_parser_fail(p, "request longer than %d bytes", POLICY_REQUEST_MAX);
+						break;
+					}
+					p->line_bytes += n;
+					p->request_bytes += n;
+					i += n;
+					continue;
+				}
+			}
 			if (policy_take(p, (unsigned char) data[i++]) < 0)
 				break;
 		}
@@ -322,10 +460,13 @@ policy_parser_feed(struct policy_parser *p, const char *data, size_t len, size_t
 const char *
 policy_request_get(const struct policy_parser *p, const char *name)
 {
+	uint32_t hash;
+
 	if (p->state != POLICY_STATE_DONE || name == NULL)
 		return NULL;
+	hash = policy_name_hash(name);
 	for (size_t i = 0; i < p->nattrs; i++)
-		if (strcmp(p->buf.data + p->attrs[i].name, name) == 0)
+		if (p->attrs[i].hash == hash && strcmp(p->buf.data + p->attrs[i].name, name) == 0)
 			return p->buf.data + p->attrs[i].value;
 	return NULL;
 }
