@@ -23,9 +23,15 @@
  * MASTERDOWN) also drop the connection, so that under Sentinel the next
  * connect finds the new primary.
  *
- * Sentinel: the primary's address is found with the synchronous rconn
- * layer (bounded by redis.timeout per sentinel), which blocks the loop
- * for that long at reconnect time only; then the connection is async.
+ * Sentinel (redis.sentinel.master): before each connect the primary's
+ * address is asked, asynchronously, of one sentinel at a time (AUTH with
+ * redis.sentinel.password, SENTINEL get-master-addr-by-name), each given
+ * redis.timeout, starting with the one that answered last; the server it
+ * names is accepted only when ROLE says "master" (a replica, or a
+ * sentinel's stale answer, drops the connection and the next attempt
+ * starts at the next sentinel). When no sentinel names a primary the
+ * usual backoff applies. Requests never wait for any of this: while it
+ * runs, Redis is simply unavailable.
  *
  * Client-side caching (aredis_track): once the connection is up, a
  * second connection logs in, learns its CLIENT ID and subscribes to
@@ -61,7 +67,6 @@
 #include "aredis.h"
 #include "conf.h"
 #include "log.h"
-#include "rconn.h"
 
 #define AREDIS_BACKOFF_MIN_MS	100
 #define AREDIS_BACKOFF_MAX_MS	1000	/* back within a second of Redis coming back */
@@ -72,11 +77,12 @@
 
 enum aredis_state {
 	AREDIS_DOWN,			/* no connection; a reconnect timer is pending */
+	AREDIS_DISCOVERING,		/* asking a sentinel where the primary is */
 	AREDIS_CONNECTING,		/* connect (and AUTH/SELECT) in progress */
 	AREDIS_UP			/* commands accepted */
 };
 
-static const char *const aredis_state_names[] = {"down", "connecting", "up"};
+static const char *const aredis_state_names[] = {"down", "discovering", "connecting", "up"};
 
 enum aredis_track_state {
 	AREDIS_TRACK_OFF,		/* not tracking; maybe a retry timer */
@@ -103,7 +109,15 @@ struct aredis {
 	unsigned db;
 	char   *user;
 	char   *password;
-	struct rconn *sentinel;		/* non-NULL under Sentinel: finds the primary */
+	/* Sentinel: master "" = none */
+	char   *master;
+	struct hostport sentinels[CONF_LIST_MAX];
+	size_t	nsentinels;
+	char   *sentinel_password;
+	size_t	sentinel_first;		/* asked first: the last one that answered */
+	size_t	sentinel_tried;		/* in this round */
+	redisAsyncContext *sc;		/* the sentinel being asked */
+	char	sentinel_err[300];	/* why the last one failed */
 	char	addr[AREDIS_ADDR_MAX];
 
 	struct event *heartbeat;	/* PING every AREDIS_HEARTBEAT_MS while up */
@@ -131,6 +145,9 @@ struct aredis_req {
 static void aredis_schedule(struct aredis *);
 static void aredis_drop(struct aredis *, const char *why);
 static void aredis_track_start(struct aredis *);
+static void aredis_sentinel_ask(struct aredis *);
+static void aredis_sentinel_fail(struct aredis *, const char *why);
+static void aredis_sentinel_close(struct aredis *);
 static void aredis_track_stop(struct aredis *, const char *why, int retry);
 
 /* aredis_enter_state - log the transition, then set it */
@@ -278,6 +295,16 @@ aredis_login_reply(redisAsyncContext *ac, void *r, void *privdata)
 		aredis_drop(ar, why);
 		return;
 	}
+	if (strcmp(what, "ROLE") == 0) {
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
+		    || reply->element[0]->type != REDIS_REPLY_STRING
+		    || strcmp(reply->element[0]->str, "master") != 0) {
+			/* a stale sentinel: the next attempt asks the next one first */
+			ar->sentinel_first = (ar->sentinel_first + 1) % (ar->nsentinels ? ar->nsentinels : 1);
+			aredis_drop(ar, "the server the sentinel named is not a primary (ROLE)");
+		}
+		return;
+	}
 	if (strcmp(what, "PING") != 0)
 		return;
 	evtimer_del(ar->timer);
@@ -324,6 +351,8 @@ aredis_on_connect(const redisAsyncContext *cac, int status)
 		snprintf(db, sizeof(db), "%u", ar->db);
 		redisAsyncCommand(ac, aredis_login_reply, "SELECT", "SELECT %s", db);
 	}
+	if (*ar->master)
+		redisAsyncCommand(ac, aredis_login_reply, "ROLE", "ROLE");
 	redisAsyncCommand(ac, aredis_login_reply, "PING", "PING");
 }
 
@@ -354,6 +383,7 @@ aredis_drop(struct aredis *ar, const char *why)
 	redisAsyncContext *ac = ar->ac;
 
 	aredis_track_stop(ar, NULL, 0);
+	aredis_sentinel_close(ar);
 	if (ar->state == AREDIS_UP)
 		msg_warn("redis %s: connection lost: %s", ar->addr, why);
 	else if (ar->state == AREDIS_CONNECTING && (msg_verbose || !ar->ever_up))
@@ -377,7 +407,9 @@ aredis_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd;
 	(void) what;
-	if (ar->state == AREDIS_CONNECTING)
+	if (ar->state == AREDIS_DISCOVERING)
+		aredis_sentinel_fail(ar, "no answer within redis.timeout");
+	else if (ar->state == AREDIS_CONNECTING)
 		aredis_drop(ar, "connect timed out");
 	else if (ar->state == AREDIS_DOWN)
 		aredis_connect(ar);
@@ -397,26 +429,162 @@ aredis_schedule(struct aredis *ar)
 	evtimer_add(ar->timer, &tv);
 }
 
+/* --- Sentinel ------------------------------------------------------------------ */
+
+/* aredis_sentinel_close - forget the sentinel connection */
+static void
+aredis_sentinel_close(struct aredis *ar)
+{
+	redisAsyncContext *sc = ar->sc;
+
+	ar->sc = NULL;
+	if (sc) {
+		sc->data = NULL;
+		redisAsyncFree(sc);
+	}
+}
+
+/* aredis_sentinel_fail - this sentinel could not tell: ask the next one */
+static void
+aredis_sentinel_fail(struct aredis *ar, const char *why)
+{
+	const struct hostport *h = &ar->sentinels[(ar->sentinel_first + ar->sentinel_tried) % ar->nsentinels];
+
+	aredis_sentinel_close(ar);
+	evtimer_del(ar->timer);
+	snprintf(ar->sentinel_err, sizeof(ar->sentinel_err), "%s%s%s:%u: %s",
+		 strchr(h->host, ':') ? "[" : "", h->host, strchr(h->host, ':') ? "]" : "",
+		 h->port ? h->port : 26379, why);
+	ar->sentinel_tried++;
+	aredis_sentinel_ask(ar);
+}
+
+/* aredis_sentinel_reply - AUTH, or the primary's address */
+static void
+aredis_sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct aredis *ar = ac->data;
+	redisReply *r = reply;
+	const char *what = privdata;
+	char	why[300], old[AREDIS_ADDR_MAX];
+	long	port;
+	char   *end;
+
+	if (ar == NULL || ar->state != AREDIS_DISCOVERING)
+		return;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "%s failed: %.200s", what, r ? r->str : "no reply");
+		aredis_sentinel_fail(ar, why);
+		return;
+	}
+	if (strcmp(what, "AUTH") == 0)
+		return;
+	if (r->type == REDIS_REPLY_NIL) {
+		snprintf(why, sizeof(why), "does not know master %.100s", ar->master);
+		aredis_sentinel_fail(ar, why);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING
+	    || r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len == 0
+	    || r->element[0]->len > ENDPOINT_HOST_MAX || memchr(r->element[0]->str, 0, r->element[0]->len)
+	    || (port = strtol(r->element[1]->str, &end, 10)) < 1 || port > 65535 || *end) {
+		aredis_sentinel_fail(ar, "unexpected answer to SENTINEL get-master-addr-by-name");
+		return;
+	}
+	snprintf(old, sizeof(old), "%s:%u", ar->host, ar->port);
+	free(ar->host);
+	ar->host = aredis_strdup(r->element[0]->str);
+	ar->port = (unsigned) port;
+	ar->sentinel_first = (ar->sentinel_first + ar->sentinel_tried) % ar->nsentinels;
+	aredis_sentinel_close(ar);
+	evtimer_del(ar->timer);
+	snprintf(ar->addr, sizeof(ar->addr), "sentinel %s -> %s%s%s:%u", ar->master,
+		 strchr(ar->host, ':') ? "[" : "", ar->host, strchr(ar->host, ':') ? "]" : "", ar->port);
+	snprintf(why, sizeof(why), "%s:%u", ar->host, ar->port);
+	if (*old != ':' && strcmp(old, why) != 0)
+		msg_warn("redis sentinel %s: primary changed %s -> %s", ar->master, old, why);
+	aredis_connect(ar);			/* state DISCOVERING: straight to the primary */
+}
+
+/* aredis_sentinel_connected - the sentinel's connection is open (or failed) */
+static void
+aredis_sentinel_connected(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *) cac;
+	struct aredis *ar = ac->data;
+
+	if (ar == NULL)
+		return;
+	if (status != REDIS_OK) {
+		char	why[300];
+
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		ar->sc = NULL;			/* hiredis frees it after this callback */
+		aredis_sentinel_fail(ar, why);
+		return;
+	}
+	if (*ar->sentinel_password)
+		redisAsyncCommand(ac, aredis_sentinel_reply, "AUTH", "AUTH %s", ar->sentinel_password);
+	redisAsyncCommand(ac, aredis_sentinel_reply, "SENTINEL", "SENTINEL get-master-addr-by-name %s", ar->master);
+}
+
+/* aredis_sentinel_disconnected - closed under us before it answered */
+static void
+aredis_sentinel_disconnected(const redisAsyncContext *cac, int status)
+{
+	struct aredis *ar = cac->data;
+
+	(void) status;
+	if (ar == NULL)
+		return;
+	ar->sc = NULL;
+	aredis_sentinel_fail(ar, cac->errstr[0] ? cac->errstr : "closed the connection");
+}
+
+/* aredis_sentinel_ask - the next sentinel of this round, or give up until the backoff ends */
+static void
+aredis_sentinel_ask(struct aredis *ar)
+{
+	const struct hostport *h;
+	redisAsyncContext *sc;
+	char	why[sizeof(ar->sentinel_err) + 64];
+
+	if (ar->sentinel_tried >= ar->nsentinels) {
+		snprintf(ar->addr, sizeof(ar->addr), "sentinel %s", ar->master);
+		snprintf(why, sizeof(why), "no primary found: %s",
+			 ar->nsentinels ? ar->sentinel_err : "no sentinels configured (redis.sentinel.servers)");
+		aredis_enter_state(ar, AREDIS_CONNECTING, NULL);	/* so that the drop logs it */
+		aredis_drop(ar, why);
+		return;
+	}
+	h = &ar->sentinels[(ar->sentinel_first + ar->sentinel_tried) % ar->nsentinels];
+	aredis_enter_state(ar, AREDIS_DISCOVERING, NULL);
+	if ((sc = redisAsyncConnect(h->host, (int) (h->port ? h->port : 26379))) == NULL)
+		msg_panic("aredis: out of memory");
+	if (sc->err) {
+		snprintf(why, sizeof(why), "%s", sc->errstr);
+		redisAsyncFree(sc);
+		aredis_sentinel_fail(ar, why);
+		return;
+	}
+	sc->data = ar;
+	ar->sc = sc;
+	redisLibeventAttach(sc, ar->base);
+	redisAsyncSetConnectCallback(sc, aredis_sentinel_connected);
+	redisAsyncSetDisconnectCallback(sc, aredis_sentinel_disconnected);
+	evtimer_add(ar->timer, &ar->timeout);
+}
+
 /* aredis_connect - start connecting to where Redis is now */
 static void
 aredis_connect(struct aredis *ar)
 {
 	redisAsyncContext *ac;
 
-	if (ar->sentinel) {
-		const char *host;
-		unsigned port;
-
-		if (rconn_connect(ar->sentinel) < 0 || rconn_primary(ar->sentinel, &host, &port) < 0) {
-			snprintf(ar->addr, sizeof(ar->addr), "%s", rconn_address(ar->sentinel));
-			aredis_enter_state(ar, AREDIS_CONNECTING, NULL);
-			aredis_drop(ar, rconn_errstr(ar->sentinel));
-			return;
-		}
-		free(ar->host);
-		ar->host = aredis_strdup(host);
-		ar->port = port;
-		snprintf(ar->addr, sizeof(ar->addr), "%s", rconn_address(ar->sentinel));
+	if (*ar->master && ar->state != AREDIS_DISCOVERING) {
+		ar->sentinel_tried = 0;
+		aredis_sentinel_ask(ar);
+		return;
 	}
 	aredis_enter_state(ar, AREDIS_CONNECTING, NULL);
 	ac = *ar->unix_path ? redisAsyncConnectUnix(ar->unix_path)
@@ -701,9 +869,20 @@ aredis_new(struct event_base *base, const struct conf *conf)
 	ar->password = aredis_strdup(conf->redis_password);
 	ar->timeout.tv_sec = (time_t) (ms / 1000);
 	ar->timeout.tv_usec = (suseconds_t) (ms % 1000) * 1000;
-	if (*conf->redis_sentinel_master)
-		ar->sentinel = rconn_new(conf);
-	if (*ar->unix_path)
+	ar->master = aredis_strdup(conf->redis_sentinel_master);
+	ar->nsentinels = conf->redis_sentinel_count > CONF_LIST_MAX ? CONF_LIST_MAX : conf->redis_sentinel_count;
+	memcpy(ar->sentinels, conf->redis_sentinels, ar->nsentinels * sizeof(ar->sentinels[0]));
+	ar->sentinel_password = aredis_strdup(conf->redis_sentinel_password);
+	if (*ar->master) {			/* known once a sentinel names it */
+		free(ar->host);
+		ar->host = aredis_strdup("");
+		ar->port = 0;
+		free(ar->unix_path);
+		ar->unix_path = aredis_strdup("");
+	}
+	if (*ar->master)
+		snprintf(ar->addr, sizeof(ar->addr), "sentinel %s", ar->master);
+	else if (*ar->unix_path)
 		snprintf(ar->addr, sizeof(ar->addr), "unix:%s", ar->unix_path);
 	else if (strchr(ar->host, ':'))
 		snprintf(ar->addr, sizeof(ar->addr), "[%s]:%u", ar->host, ar->port);
@@ -734,8 +913,9 @@ aredis_free(struct aredis *ar)
 		redisAsyncFree(ac);
 	}
 	event_free(ar->timer);
-	if (ar->sentinel)
-		rconn_free(ar->sentinel);
+	aredis_sentinel_close(ar);
+	free(ar->master);
+	free(ar->sentinel_password);
 	free(ar->host);
 	free(ar->unix_path);
 	free(ar->user);
