@@ -714,10 +714,16 @@ aredis_track_login(redisAsyncContext *ac, void *reply, void *privdata)
 
 	if (ar == NULL || ar->tstate != AREDIS_TRACK_STARTING)
 		return;
-	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-		snprintf(why, sizeof(why), "invalidation connection: %s failed: %.200s", what,
-			 r ? r->str : "no reply");
+	if (r == NULL) {
+		snprintf(why, sizeof(why), "invalidation connection: %s: no reply", what);
 		aredis_track_stop(ar, why, 1);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* an ACL without CLIENT, or a Redis without it: asking again will not help */
+		snprintf(why, sizeof(why), "%s refused: %.200s; every lookup goes to Redis", what, r->str);
+		ar->track_refused = 1;
+		aredis_track_stop(ar, why, 0);
 		return;
 	}
 	if (strcmp(what, "CLIENT ID") == 0) {
