@@ -46,7 +46,7 @@ unregister_pid() {
 pid_alive() {
 	local stat
 	kill -0 "$1" 2>/dev/null || return 1
-	read -r stat <"/proc/$1/stat" 2>/dev/null || return 0
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1	# gone since kill -0
 	stat=${stat##*) }
 	case ${stat%% *} in Z | X) return 1 ;; esac
 	return 0
