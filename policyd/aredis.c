@@ -31,7 +31,11 @@
  * sentinel's stale answer, drops the connection and the next attempt
  * starts at the next sentinel). When no sentinel names a primary the
  * usual backoff applies. Requests never wait for any of this: while it
- * runs, Redis is simply unavailable.
+ * runs, Redis is simply unavailable. While up, the connection to the
+ * sentinel that answered stays open and is asked again every heartbeat:
+ * when it names another primary (a failover; the old primary may serve
+ * reads for seconds until the sentinels demote it) the connection is
+ * dropped at once and discovery finds the new one.
  *
  * Client-side caching (aredis_track): once the connection is up, a
  * second connection logs in, learns its CLIENT ID and subscribes to
@@ -58,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <hiredis/async.h>
@@ -116,7 +121,8 @@ struct aredis {
 	char   *sentinel_password;
 	size_t	sentinel_first;		/* asked first: the last one that answered */
 	size_t	sentinel_tried;		/* in this round */
-	redisAsyncContext *sc;		/* the sentinel being asked */
+	redisAsyncContext *sc;		/* the sentinel being asked; then watched while up */
+	uint64_t sc_asked_ms;		/* watching: when the outstanding question went out (0: none) */
 	char	sentinel_err[300];	/* why the last one failed */
 	char	addr[AREDIS_ADDR_MAX];
 
@@ -496,7 +502,7 @@ aredis_sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	ar->host = aredis_strdup(r->element[0]->str);
 	ar->port = (unsigned) port;
 	ar->sentinel_first = (ar->sentinel_first + ar->sentinel_tried) % ar->nsentinels;
-	aredis_sentinel_close(ar);
+	ar->sc_asked_ms = 0;			/* the connection stays: it watches (aredis_sentinel_watch) */
 	evtimer_del(ar->timer);
 	snprintf(ar->addr, sizeof(ar->addr), "sentinel %s -> %s%s%s:%u", ar->master,
 		 strchr(ar->host, ':') ? "[" : "", ar->host, strchr(ar->host, ':') ? "]" : "", ar->port);
@@ -538,7 +544,121 @@ aredis_sentinel_disconnected(const redisAsyncContext *cac, int status)
 	if (ar == NULL)
 		return;
 	ar->sc = NULL;
+	if (ar->state != AREDIS_DISCOVERING) {	/* the watch: opened again at the next heartbeat */
+		ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
+		return;
+	}
 	aredis_sentinel_fail(ar, cac->errstr[0] ? cac->errstr : "closed the connection");
+}
+
+/* aredis_ms - monotonic milliseconds */
+static uint64_t
+aredis_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/*
+ * aredis_sentinel_check - the watch's answer: a sentinel naming another
+ * primary than ours means a failover happened; the old primary may still
+ * answer reads for a while (until the sentinels demote it), so do not
+ * wait for it to go away: reconnect now, and discovery finds the new one.
+ */
+static void
+aredis_sentinel_check(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct aredis *ar = ac->data;
+	redisReply *r = reply;
+	char	why[300];
+
+	if (ar == NULL)
+		return;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		aredis_sentinel_close(ar);	/* try the next sentinel at the next heartbeat */
+		ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
+		return;
+	}
+	if (strcmp((const char *) privdata, "AUTH") == 0)
+		return;
+	ar->sc_asked_ms = 0;
+	if (ar->state != AREDIS_UP || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+	    || r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, ar->host) == 0 && strtoul(r->element[1]->str, NULL, 10) == ar->port)
+		return;
+	snprintf(why, sizeof(why), "sentinel names another primary, %.100s:%.10s", r->element[0]->str,
+		 r->element[1]->str);
+	aredis_drop(ar, why);
+}
+
+/* aredis_sentinel_ask_watch - send the question on the watch connection */
+static void
+aredis_sentinel_ask_watch(struct aredis *ar)
+{
+	ar->sc_asked_ms = aredis_ms();
+	redisAsyncCommand(ar->sc, aredis_sentinel_check, "SENTINEL", "SENTINEL get-master-addr-by-name %s",
+			  ar->master);
+}
+
+/* aredis_sentinel_watch_connected - a new watch connection is open (or failed) */
+static void
+aredis_sentinel_watch_connected(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext *ac = (redisAsyncContext *) cac;
+	struct aredis *ar = ac->data;
+
+	if (ar == NULL)
+		return;
+	if (status != REDIS_OK) {
+		ar->sc = NULL;			/* hiredis frees it after this callback */
+		ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
+		return;
+	}
+	if (*ar->sentinel_password)
+		redisAsyncCommand(ac, aredis_sentinel_check, "AUTH", "AUTH %s", ar->sentinel_password);
+	aredis_sentinel_ask_watch(ar);
+}
+
+/*
+ * aredis_sentinel_watch - while up under Sentinel, once a heartbeat: ask
+ * the sentinel that answered last (on a connection kept open) where the
+ * primary is. A sentinel silent for redis.timeout is dropped for the next.
+ */
+static void
+aredis_sentinel_watch(struct aredis *ar)
+{
+	const struct hostport *h;
+	redisAsyncContext *sc;
+
+	if (!*ar->master || ar->state != AREDIS_UP || ar->nsentinels == 0)
+		return;
+	if (ar->sc != NULL) {
+		if (ar->sc_asked_ms == 0) {
+			aredis_sentinel_ask_watch(ar);
+		} else if (aredis_ms() - ar->sc_asked_ms
+			   > (uint64_t) ar->timeout.tv_sec * 1000 + (uint64_t) ar->timeout.tv_usec / 1000) {
+			aredis_sentinel_close(ar);
+			ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
+		}
+		return;
+	}
+	h = &ar->sentinels[ar->sentinel_first % ar->nsentinels];
+	if ((sc = redisAsyncConnect(h->host, (int) (h->port ? h->port : 26379))) == NULL)
+		msg_panic("aredis: out of memory");
+	if (sc->err) {
+		redisAsyncFree(sc);
+		ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
+		return;
+	}
+	sc->data = ar;
+	ar->sc = sc;
+	ar->sc_asked_ms = aredis_ms();		/* the connect counts against the timeout too */
+	redisLibeventAttach(sc, ar->base);
+	redisAsyncSetConnectCallback(sc, aredis_sentinel_watch_connected);
+	redisAsyncSetDisconnectCallback(sc, aredis_sentinel_disconnected);
 }
 
 /* aredis_sentinel_ask - the next sentinel of this round, or give up until the backoff ends */
@@ -854,6 +974,7 @@ aredis_heartbeat(evutil_socket_t fd, short what, void *arg)
 	(void) fd;
 	(void) what;
 	(void) aredis_command(ar, aredis_ignore, NULL, "PING");
+	aredis_sentinel_watch(ar);
 }
 
 /* aredis_new - start connecting at once */
