@@ -1,0 +1,440 @@
+/*
+ * quota.c - exact daily relay counting for outbound accounts, in Redis.
+ *
+ * The counting is two Lua scripts run inside Redis (quota.h gives the
+ * protocol, doc/quota.md the reasons): CHECK at RCPT reads today's count,
+ * COMMIT at END-OF-MESSAGE counts a whole message or refuses it, once per
+ * queue ID. Each script is one atomic step and takes the day from Redis's
+ * TIME, so no node's clock and no race between nodes matters. This file
+ * holds the scripts' text and SHA-1 names, builds their argv (EVALSHA,
+ * or EVAL after NOSCRIPT) for the asynchronous client, parses their
+ * replies, runs them synchronously over an rconn, and builds the SMTP
+ * replies of outbound counting.
+ *
+ * Public functions: quota_init, quota_script_text, quota_script_sha,
+ * quota_cmd_check, quota_cmd_commit, quota_cmd_eval, quota_is_noscript,
+ * quota_parse, quota_check_sync, quota_commit_sync, quota_show_sync,
+ * quota_reset_iso, quota_reply_over, quota_reply_no_service,
+ * quota_reply_too_many.
+ *
+ * Limits: user names as account_name_valid allows (at most 255 bytes),
+ * queue IDs QUOTA_QUEUEID_MAX bytes of [0-9A-Za-z], counts and limits at
+ * most QUOTA_COUNT_MAX (exact in Lua's doubles). Logs nothing: callers
+ * log the verdict with their queue ID. Failures are -1 with one line in
+ * the caller's err buffer; a reply that is not exactly what the script
+ * returns (an error, a nil, a short array, a negative number) is a
+ * failure, never a verdict.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "account.h"
+#include "keys.h"
+#include "log.h"
+#include "quota.h"
+#include "rconn.h"
+#include "reply.h"
+#include "sha1.h"
+
+#define QUOTA_STR2(x)		#x
+#define QUOTA_STR(x)		QUOTA_STR2(x)
+#define QUOTA_REPLY_ELEMENTS	6	/* status used limit day reset_in relays */
+#define QUOTA_DEFAULT_REPLY	"452 4.7.1"	/* outbound.quota_reply's default */
+
+/*
+ * Shared start of both scripts: the day from TIME, today's counter read
+ * and checked to be a plain count, the arguments as numbers. (Day and
+ * count are formatted with %d: Lua would print 1e+14 for large numbers.)
+ */
+#define QUOTA_LUA_PRELUDE \
+	"local t = redis.call('TIME')\n" \
+	"local now = tonumber(t[1])\n" \
+	"local day = math.floor(now / " QUOTA_STR(QUOTA_DAY_SECONDS) ")\n" \
+	"local reset = (day + 1) * " QUOTA_STR(QUOTA_DAY_SECONDS) " - now\n" \
+	"local key = KEYS[1] .. ':' .. string.format('%d', day)\n" \
+	"local v = redis.call('GET', key)\n" \
+	"if v and not string.match(v, '^%d+$') then\n" \
+	"  return redis.error_reply('ERR mhkit quota: ' .. key .. ' is not a count')\n" \
+	"end\n" \
+	"local used = tonumber(v or '0')\n" \
+	"local limit = tonumber(ARGV[1])\n" \
+	"local relays = tonumber(ARGV[2])\n"
+
+static const char quota_lua_check[] =
+	"-- mhkit quota CHECK: KEYS[1] mh:{acct:USER}:used; ARGV limit relays\n"
+	QUOTA_LUA_PRELUDE
+	"local status = 0\n"
+	"if used + relays <= limit then status = 1 end\n"
+	"return {status, used, limit, day, reset, relays}\n";
+
+static const char quota_lua_commit[] =
+	"-- mhkit quota COMMIT: KEYS[1] mh:{acct:USER}:used, KEYS[2] mh:{acct:USER}:msg:QUEUEID;"
+	" ARGV limit relays\n"
+	QUOTA_LUA_PRELUDE
+	"local rec = redis.call('GET', KEYS[2])\n"
+	"if rec then\n"
+	"  if not string.match(rec, '^%d+$') then\n"
+	"    return redis.error_reply('ERR mhkit quota: ' .. KEYS[2] .. ' is not a count')\n"
+	"  end\n"
+	"  return {2, used, limit, day, reset, tonumber(rec)}\n"
+	"end\n"
+	"if used + relays > limit then\n"
+	"  return {0, used, limit, day, reset, relays}\n"
+	"end\n"
+	"used = redis.call('INCRBY', key, ARGV[2])\n"
+	"redis.call('EXPIRE', key, " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"redis.call('SET', KEYS[2], ARGV[2], 'EX', " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"return {1, used, limit, day, reset, relays}\n";
+
+static const struct {
+	const char *text;
+	size_t	len;
+	const char *name;
+} quota_scripts[] = {
+	[QUOTA_SCRIPT_CHECK] = {quota_lua_check, sizeof(quota_lua_check) - 1, "check"},
+	[QUOTA_SCRIPT_COMMIT] = {quota_lua_commit, sizeof(quota_lua_commit) - 1, "commit"},
+};
+
+static char quota_shas[2][SHA1_HEX_LEN + 1];
+static int quota_ready;
+
+/* quota_init - SHA-1 of each script, once */
+void
+quota_init(void)
+{
+	if (quota_ready)
+		return;
+	for (int i = 0; i < 2; i++)
+		sha1_hex(quota_scripts[i].text, quota_scripts[i].len, quota_shas[i]);
+	quota_ready = 1;
+}
+
+/* quota_script_text - the Lua text, as sent by EVAL */
+const char *
+quota_script_text(enum quota_script s)
+{
+	return quota_scripts[s].text;
+}
+
+/* quota_script_sha - its SHA-1, as EVALSHA names it */
+const char *
+quota_script_sha(enum quota_script s)
+{
+	quota_init();
+	return quota_shas[s];
+}
+
+/* quota_u64 - v in decimal into buf (QUOTA_NUM_MAX bytes); its length */
+static size_t
+quota_u64(char *buf, uint64_t v)
+{
+	char	tmp[QUOTA_NUM_MAX];
+	size_t	n = 0;
+
+	do {
+		tmp[n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = 0;
+	return n;
+}
+
+/* quota_cmd_start - EVALSHA sha NUMKEYS used_key, checking user, limit and relays */
+static int
+quota_cmd_start(struct quota_cmd *cmd, enum quota_script s, const char *user,
+		uint64_t limit, uint64_t relays, char *err, size_t errlen)
+{
+	quota_init();
+	cmd->script = s;
+	cmd->argc = 0;
+	if (user == NULL) {
+		snprintf(err, errlen, "no account name");
+		return -1;
+	}
+	if (account_name_valid(user, strnlen(user, ACCOUNT_NAME_MAX + 1), err, errlen) < 0)
+		return -1;
+	if (limit > QUOTA_COUNT_MAX) {
+		snprintf(err, errlen, "limit %llu is larger than %llu",
+			 (unsigned long long) limit, (unsigned long long) QUOTA_COUNT_MAX);
+		return -1;
+	}
+	if (relays > QUOTA_COUNT_MAX) {
+		snprintf(err, errlen, "relay count %llu is larger than %llu",
+			 (unsigned long long) relays, (unsigned long long) QUOTA_COUNT_MAX);
+		return -1;
+	}
+	cmd->argv[0] = "EVALSHA";
+	cmd->argvlen[0] = 7;
+	cmd->argv[1] = quota_shas[s];
+	cmd->argvlen[1] = SHA1_HEX_LEN;
+	cmd->argv[2] = s == QUOTA_SCRIPT_COMMIT ? "2" : "1";
+	cmd->argvlen[2] = 1;
+	cmd->argv[3] = cmd->used_key;
+	cmd->argvlen[3] = (size_t) keys_build(cmd->used_key, sizeof(cmd->used_key),
+					      "mh:{acct:", user, "}:used");
+	cmd->argc = 4;
+	return 0;
+}
+
+/* quota_cmd_args - append ARGV limit relays */
+static void
+quota_cmd_args(struct quota_cmd *cmd, uint64_t limit, uint64_t relays)
+{
+	cmd->argv[cmd->argc] = cmd->limit;
+	cmd->argvlen[cmd->argc++] = quota_u64(cmd->limit, limit);
+	cmd->argv[cmd->argc] = cmd->relays;
+	cmd->argvlen[cmd->argc++] = quota_u64(cmd->relays, relays);
+}
+
+/* quota_cmd_check - EVALSHA of CHECK */
+int
+quota_cmd_check(struct quota_cmd *cmd, const char *user, uint64_t limit,
+		uint64_t relays, char *err, size_t errlen)
+{
+	if (quota_cmd_start(cmd, QUOTA_SCRIPT_CHECK, user, limit, relays, err, errlen) < 0)
+		return -1;
+	quota_cmd_args(cmd, limit, relays);
+	return 0;
+}
+
+/* quota_queue_id_valid - 1..QUOTA_QUEUEID_MAX letters and digits, as Postfix makes them */
+static int
+quota_queue_id_valid(const char *queue_id, char *err, size_t errlen)
+{
+	size_t	len = queue_id ? strnlen(queue_id, QUOTA_QUEUEID_MAX + 1) : 0;
+
+	if (len == 0) {
+		snprintf(err, errlen, "no queue ID");
+		return -1;
+	}
+	if (len > QUOTA_QUEUEID_MAX) {
+		snprintf(err, errlen, "queue ID longer than %d bytes", QUOTA_QUEUEID_MAX);
+		return -1;
+	}
+	if (strspn(queue_id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+	    != len) {
+		snprintf(err, errlen, "queue ID has a character other than a letter or digit");
+		return -1;
+	}
+	return 0;
+}
+
+/* quota_cmd_commit - EVALSHA of COMMIT, with the message's record as KEYS[2] */
+int
+quota_cmd_commit(struct quota_cmd *cmd, const char *user, uint64_t limit,
+		 uint64_t relays, const char *queue_id, char *err, size_t errlen)
+{
+	const char *parts[4] = {"mh:{acct:", user, "}:msg:", queue_id};
+
+	cmd->argc = 0;
+	if (quota_queue_id_valid(queue_id, err, errlen) < 0
+	    || quota_cmd_start(cmd, QUOTA_SCRIPT_COMMIT, user, limit, relays, err, errlen) < 0)
+		return -1;
+	cmd->argv[cmd->argc] = cmd->msg_key;
+	cmd->argvlen[cmd->argc++] = (size_t) keys_join(cmd->msg_key, sizeof(cmd->msg_key),
+						       parts, 4);
+	quota_cmd_args(cmd, limit, relays);
+	return 0;
+}
+
+/* quota_cmd_eval - EVAL TEXT instead of EVALSHA SHA; the rest unchanged */
+void
+quota_cmd_eval(struct quota_cmd *cmd)
+{
+	cmd->argv[0] = "EVAL";
+	cmd->argvlen[0] = 4;
+	cmd->argv[1] = quota_scripts[cmd->script].text;
+	cmd->argvlen[1] = quota_scripts[cmd->script].len;
+}
+
+/* quota_is_noscript - Redis does not have the script cached */
+int
+quota_is_noscript(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 8
+	    && memcmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* quota_parse - {status, used, limit, day, reset_in, relays}, each checked */
+int
+quota_parse(enum quota_script s, const redisReply *r, struct quota_result *res,
+	    char *err, size_t errlen)
+{
+	char	text[REPLY_REMOTE_MAX + 1];
+	uint64_t v[QUOTA_REPLY_ELEMENTS];
+	static const char *const names[QUOTA_REPLY_ELEMENTS] = {
+		"status", "used", "limit", "day", "reset_in", "relays"
+	};
+
+	if (r == NULL) {
+		snprintf(err, errlen, "quota %s: no reply", quota_scripts[s].name);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "quota %s: Redis: %s", quota_scripts[s].name,
+			 reply_remote(text, sizeof(text), r->str, r->len));
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != QUOTA_REPLY_ELEMENTS) {
+		snprintf(err, errlen, "quota %s: unexpected reply (type %d, %zu elements)",
+			 quota_scripts[s].name, r->type,
+			 r->type == REDIS_REPLY_ARRAY ? r->elements : (size_t) 0);
+		return -1;
+	}
+	for (int i = 0; i < QUOTA_REPLY_ELEMENTS; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e == NULL || e->type != REDIS_REPLY_INTEGER || e->integer < 0) {
+			snprintf(err, errlen, "quota %s: unexpected %s in reply",
+				 quota_scripts[s].name, names[i]);
+			return -1;
+		}
+		v[i] = (uint64_t) e->integer;
+	}
+	if (v[0] > (s == QUOTA_SCRIPT_COMMIT ? QUOTA_ALREADY : QUOTA_OK)) {
+		snprintf(err, errlen, "quota %s: unexpected status %llu in reply",
+			 quota_scripts[s].name, (unsigned long long) v[0]);
+		return -1;
+	}
+	if (v[4] < 1 || v[4] > QUOTA_DAY_SECONDS) {
+		snprintf(err, errlen, "quota %s: unexpected reset_in %llu in reply",
+			 quota_scripts[s].name, (unsigned long long) v[4]);
+		return -1;
+	}
+	res->status = (enum quota_status) v[0];
+	res->used = v[1];
+	res->limit = v[2];
+	res->day = v[3];
+	res->reset_in = v[4];
+	res->relays = v[5];
+	return 0;
+}
+
+/* quota_run - send cmd, once more as EVAL after NOSCRIPT, and parse */
+static int
+quota_run(struct rconn *rc, struct quota_cmd *cmd, struct quota_result *res,
+	  char *err, size_t errlen)
+{
+	redisReply *r;
+	int	ret;
+
+	r = rconn_commandargv(rc, cmd->argc, cmd->argv, cmd->argvlen);
+	if (quota_is_noscript(r)) {
+		freeReplyObject(r);
+		quota_cmd_eval(cmd);
+		r = rconn_commandargv(rc, cmd->argc, cmd->argv, cmd->argvlen);
+	}
+	if (r == NULL) {
+		snprintf(err, errlen, "%s", rconn_errstr(rc));
+		return -1;
+	}
+	ret = quota_parse(cmd->script, r, res, err, errlen);
+	freeReplyObject(r);
+	return ret;
+}
+
+/* quota_check_sync - CHECK over rconn */
+int
+quota_check_sync(struct rconn *rc, const char *user, uint64_t limit, uint64_t relays,
+		 struct quota_result *res, char *err, size_t errlen)
+{
+	struct quota_cmd cmd;
+
+	if (quota_cmd_check(&cmd, user, limit, relays, err, errlen) < 0)
+		return -1;
+	return quota_run(rc, &cmd, res, err, errlen);
+}
+
+/* quota_commit_sync - COMMIT over rconn */
+int
+quota_commit_sync(struct rconn *rc, const char *user, uint64_t limit, uint64_t relays,
+		  const char *queue_id, struct quota_result *res, char *err, size_t errlen)
+{
+	struct quota_cmd cmd;
+
+	if (quota_cmd_commit(&cmd, user, limit, relays, queue_id, err, errlen) < 0)
+		return -1;
+	return quota_run(rc, &cmd, res, err, errlen);
+}
+
+/* quota_show_sync - CHECK with 0 relays: today's use */
+int
+quota_show_sync(struct rconn *rc, const char *user, uint64_t limit,
+		struct quota_result *res, char *err, size_t errlen)
+{
+	return quota_check_sync(rc, user, limit, 0, res, err, errlen);
+}
+
+/* quota_reset_iso - the next 00:00 UTC after day, in ISO 8601 */
+int
+quota_reset_iso(const struct quota_result *res, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t	t;
+
+	if (res->day > UINT64_C(1) << 32)	/* far past any real clock: time_t safe */
+		return -1;
+	t = (time_t) ((res->day + 1) * QUOTA_DAY_SECONDS);
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -1;
+	return 0;
+}
+
+/* quota_user_show - user made printable, at most QUOTA_USER_SHOW_MAX bytes, "..." when cut */
+static const char *
+quota_user_show(char *dst, size_t dstlen, const char *user)
+{
+	size_t	len = user ? strnlen(user, QUOTA_USER_SHOW_MAX + 1) : 0;
+
+	if (len <= QUOTA_USER_SHOW_MAX)
+		return log_printable(dst, dstlen, user ? user : "", len);
+	log_printable(dst, QUOTA_USER_SHOW_MAX - 3 + 1, user, len);
+	memcpy(dst + QUOTA_USER_SHOW_MAX - 3, "...", 4);
+	return dst;
+}
+
+/* quota_reply_over - over the daily limit, with the configured code */
+void
+quota_reply_over(struct reply *r, const char *quota_reply, uint64_t limit, const char *user)
+{
+	char	code[4], dsn[16], shown[QUOTA_USER_SHOW_MAX + 1];
+	const char *sp = quota_reply ? strchr(quota_reply, ' ') : NULL;
+
+	if (sp == NULL || sp - quota_reply != 3 || strlen(sp + 1) >= sizeof(dsn)) {
+		sp = QUOTA_DEFAULT_REPLY + 3;
+		quota_reply = QUOTA_DEFAULT_REPLY;
+	}
+	memcpy(code, quota_reply, 3);
+	code[3] = 0;
+	strcpy(dsn, sp + 1);
+	if (!reply_code_valid(code, dsn)) {
+		memcpy(code, QUOTA_DEFAULT_REPLY, 3);
+		strcpy(dsn, QUOTA_DEFAULT_REPLY + 4);
+	}
+	reply_set(r, code, dsn, "Daily relay limit of %llu reached for %s; resets at 00:00 UTC",
+		  (unsigned long long) limit, quota_user_show(shown, sizeof(shown), user));
+}
+
+/* quota_reply_no_service - unknown or disabled account */
+void
+quota_reply_no_service(struct reply *r, const char *user)
+{
+	char	shown[QUOTA_USER_SHOW_MAX + 1];
+
+	reply_set(r, "554", "5.7.1", "<%s>: no outbound service",
+		  quota_user_show(shown, sizeof(shown), user));
+}
+
+/* quota_reply_too_many - past outbound.max_recipients */
+void
+quota_reply_too_many(struct reply *r)
+{
+	reply_set(r, "452", "4.5.3", "Error: too many recipients");
+}

@@ -1,0 +1,167 @@
+/* quota.h - exact daily relay counting in Redis (see quota.c, doc/quota.md) */
+#ifndef MH_QUOTA_H
+#define MH_QUOTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
+#include "multiplier.h"
+
+struct rconn;
+struct reply;
+
+/*
+ * Two server-side Lua scripts do the counting; each is one atomic step in
+ * Redis, so any number of mhpolicyd processes on any number of nodes
+ * agree. Both take the day from Redis's own clock (TIME inside the
+ * script; Redis >= 5 replicates a script's effects, so a script may call
+ * TIME and then write): day = floor(unix seconds / 86400), the UTC day,
+ * so every node sees 00:00 UTC at the same instant.
+ *
+ * Keys, all under the account's hash tag (doc/keys.md):
+ *   mh:{acct:USER}:used:DAY     STRING, relays counted on UTC day DAY;
+ *                               EXPIRE QUOTA_KEY_TTL after each count
+ *   mh:{acct:USER}:msg:QUEUEID  STRING, the relays counted for that
+ *                               message; EX QUOTA_KEY_TTL
+ * KEYS[1] of both scripts is "mh:{acct:USER}:used" (the counter's name
+ * without the day: it declares the slot, the script appends ":DAY").
+ *
+ * CHECK (at RCPT; reads only): ARGV limit, relays. relays is what the
+ * message would count if this recipient were accepted too:
+ * (recipients already accepted in this transaction + 1) x multiplier of
+ * the announced size (SIZE=, 0 when none). Nothing is counted before
+ * END-OF-MESSAGE, so the earlier recipients of the same message must be
+ * in the sum: a recipient that would make the whole message not fit is
+ * the one refused (452), and the client sends it in another transaction,
+ * instead of the whole message being refused at END-OF-MESSAGE.
+ * Status QUOTA_OK when used + relays <= limit, else QUOTA_REFUSED.
+ * CHECK with relays 0 is the "show" read (quota_show_sync).
+ *
+ * COMMIT (at END-OF-MESSAGE): KEYS[2] = the message's record; ARGV
+ * limit, relays (recipient_count x multiplier of the real size).
+ * Atomically: record exists -> QUOTA_ALREADY with the relays recorded,
+ * nothing counted again (Postfix repeats END-OF-DATA after a policy
+ * timeout); used + relays > limit -> QUOTA_REFUSED, nothing counted or
+ * recorded (so a refused message is never counted, and the same queue ID
+ * may be tried again); else INCRBY, EXPIRE, record -> QUOTA_OK.
+ *
+ * Both return {status, used, limit, day, reset_in, relays}; quota_parse
+ * checks every element, and anything else (error reply, wrong type or
+ * size, out-of-range number) is -1: "Redis is down or confused" never
+ * reads as "allowed".
+ *
+ * Asynchronous use (mhpolicyd): quota_cmd_check/commit build an EVALSHA
+ * argv; send it; in the callback, when quota_is_noscript(reply) (Redis
+ * restarted or SCRIPT FLUSH), call quota_cmd_eval and send the same cmd
+ * again (EVAL also puts the script back in Redis's cache); otherwise
+ * quota_parse. A built quota_cmd points into itself: keep it in place
+ * (not copied) until its last reply. Synchronous use (mhlist, tests):
+ * quota_*_sync do all of it over an rconn.
+ */
+
+#define QUOTA_DAY_SECONDS	86400	/* one UTC day */
+#define QUOTA_KEY_TTL		172800	/* seconds a counter or record lives after its last write */
+#define QUOTA_QUEUEID_MAX	32	/* bytes of a queue ID: [0-9A-Za-z] */
+#define QUOTA_USER_SHOW_MAX	255	/* bytes of a user name quoted in a reply (ACCOUNT_NAME_MAX) */
+#define QUOTA_ARGC_MAX		7	/* EVALSHA sha 2 used msg limit relays */
+#define QUOTA_NUM_MAX		24	/* bytes of a decimal uint64 and its NUL */
+#define QUOTA_ISO_MAX		32	/* "2024-05-02T00:00:00Z" and room */
+
+enum quota_script {
+	QUOTA_SCRIPT_CHECK,		/* at RCPT, read only */
+	QUOTA_SCRIPT_COMMIT		/* at END-OF-MESSAGE, counts */
+};
+
+enum quota_status {
+	QUOTA_REFUSED = 0,		/* does not fit: nothing counted */
+	QUOTA_OK = 1,			/* CHECK: fits; COMMIT: counted now */
+	QUOTA_ALREADY = 2		/* COMMIT: this queue ID was counted before */
+};
+
+struct quota_result {
+	enum quota_status status;
+	uint64_t used;			/* relays counted today, after this step */
+	uint64_t limit;			/* the limit the script compared with */
+	uint64_t day;			/* UTC day number (unix seconds / 86400) */
+	uint64_t reset_in;		/* seconds until 00:00 UTC, 1..86400 */
+	uint64_t relays;		/* asked (CHECK, COMMIT) or recorded (QUOTA_ALREADY) */
+};
+
+struct quota_cmd {
+	enum quota_script script;
+	int	argc;
+	const char *argv[QUOTA_ARGC_MAX];
+	size_t	argvlen[QUOTA_ARGC_MAX];
+	/* what argv points into */
+	char	used_key[KEYS_MAX];
+	char	msg_key[KEYS_MAX];
+	char	limit[QUOTA_NUM_MAX];
+	char	relays[QUOTA_NUM_MAX];
+};
+
+/*
+ * quota_init - compute the scripts' SHA-1 names; the builders call it
+ * themselves, but a threaded program must call it once before threads.
+ */
+void	quota_init(void);
+/* quota_script_text, quota_script_sha - the Lua text and its SHA-1 hex */
+const char *quota_script_text(enum quota_script);
+const char *quota_script_sha(enum quota_script);
+
+/*
+ * quota_cmd_check, quota_cmd_commit - build EVALSHA into cmd. user must
+ * pass account_name_valid, queue_id be 1..QUOTA_QUEUEID_MAX of
+ * [0-9A-Za-z], limit and relays at most QUOTA_COUNT_MAX. 0, or -1 with
+ * err set (cmd unusable).
+ */
+int	quota_cmd_check(struct quota_cmd *, const char *user, uint64_t limit,
+			uint64_t relays, char *err, size_t errlen);
+int	quota_cmd_commit(struct quota_cmd *, const char *user, uint64_t limit,
+			 uint64_t relays, const char *queue_id, char *err, size_t errlen);
+/* quota_cmd_eval - the same command as EVAL with the script's text */
+void	quota_cmd_eval(struct quota_cmd *);
+/* quota_is_noscript - reply is Redis's NOSCRIPT error: resend with quota_cmd_eval */
+int	quota_is_noscript(const redisReply *);
+/* quota_parse - a script's reply into res; -1 with err for anything unexpected */
+int	quota_parse(enum quota_script, const redisReply *, struct quota_result *,
+		    char *err, size_t errlen);
+
+/*
+ * Synchronous, over an rconn, NOSCRIPT handled: 0 with res filled, or -1
+ * with err (bad argument, Redis unavailable, unexpected reply).
+ */
+int	quota_check_sync(struct rconn *, const char *user, uint64_t limit, uint64_t relays,
+			 struct quota_result *, char *err, size_t errlen);
+int	quota_commit_sync(struct rconn *, const char *user, uint64_t limit, uint64_t relays,
+			  const char *queue_id, struct quota_result *, char *err, size_t errlen);
+/* quota_show_sync - today's use (CHECK with relays 0), for mhlist account show */
+int	quota_show_sync(struct rconn *, const char *user, uint64_t limit,
+			struct quota_result *, char *err, size_t errlen);
+
+/* quota_left - relays left today (0 when the limit was lowered below use) */
+static inline uint64_t
+quota_left(const struct quota_result *res)
+{
+	return res->limit > res->used ? res->limit - res->used : 0;
+}
+
+/* quota_reset_iso - next 00:00 UTC as "YYYY-MM-DDT00:00:00Z"; -1 when buf is too small */
+int	quota_reset_iso(const struct quota_result *, char *buf, size_t len);
+
+/*
+ * Replies (through reply_set; USER made printable and cut at
+ * QUOTA_USER_SHOW_MAX bytes, marked "..."):
+ * quota_reply_over - quota_reply ("452 4.7.1", outbound.quota_reply; a
+ *   malformed one falls back to that default) + "Daily relay limit of N
+ *   reached for USER; resets at 00:00 UTC"
+ * quota_reply_no_service - "554 5.7.1 <USER>: no outbound service"
+ * quota_reply_too_many - "452 4.5.3 Error: too many recipients"
+ */
+void	quota_reply_over(struct reply *, const char *quota_reply, uint64_t limit, const char *user);
+void	quota_reply_no_service(struct reply *, const char *user);
+void	quota_reply_too_many(struct reply *);
+
+#endif

@@ -1,0 +1,283 @@
+#!/bin/bash
+# test_quota.sh - quota/ (the CHECK and COMMIT scripts) against a real
+# redis-server: a limit of 150 exactly, one count per queue ID, refused
+# messages never counted, key TTLs, 16 processes racing past the limit,
+# the 00:00 UTC rollover, NOSCRIPT fallback, and a confused or absent
+# Redis never read as "allowed". Drives tests/integration/quota_probe.
+
+here=$(cd "$(dirname "$0")" && pwd)
+TESTS_LIB=${TESTS_LIB:-$here/../lib}
+. "$TESTS_LIB/common.sh"
+. "$TESTS_LIB/redis.sh"
+
+PROBE=${QUOTA_PROBE:-$here/quota_probe}
+[ -x "$PROBE" ] || hard_error "quota_probe not built: $PROBE"
+
+CONF=$TMP/mhkit.conf
+PARALLEL=16			# concurrent probe processes
+RACE_TIMEOUT=120		# seconds the racing probes may take in all
+
+# probe ARGS... - the probe with the test config
+probe() {
+	"$PROBE" -c "$CONF" "$@"
+}
+
+# field LINE NAME - the value of NAME= in a probe result line
+field() {
+	printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p" | head -n 1
+}
+
+# rcli ARGS... - redis-cli against the test's Redis
+rcli() {
+	redis_cli main "$@"
+}
+
+# counter USER DAY - today's counter as Redis holds it ("" when absent)
+counter() {
+	rcli GET "mh:{acct:$1}:used:$2"
+}
+
+# away_from_midnight - wait (at most 61 s) when 00:00 UTC is under a minute away,
+# so that no step of this test straddles a real rollover
+away_from_midnight() {
+	local left
+	run probe show nobody 1
+	left=$(field "$T_OUT" reset_in)
+	[ -n "$left" ] || hard_error "show failed: $T_OUT"
+	if [ "$left" -lt 60 ]; then
+		echo "# 00:00 UTC in $left s: waiting for it to pass"
+		sleep $((left + 1))
+	fi
+}
+
+# race NAME USER LIMIT COUNT RELAYS... - one probe per RELAYS word, started
+# together (each connects, then waits for one start file), each committing
+# COUNT messages with its own queue IDs; waits (bounded)
+# and leaves the outputs in $TMP/NAME-I.log; RACE_BAD = how many failed
+race() {
+	local name=$1 user=$2 limit=$3 count=$4 i=0 r pid bad=0 pids=()
+	shift 4
+	for r in "$@"; do
+		i=$((i + 1))
+		start_bg "$name-$i" "$PROBE" -c "$CONF" --count "$count" --start-when "$TMP/$name.go" \
+			commit "$user" "$limit" "$r" "${name}p${i}m"
+		pids+=("$BG_PID")
+	done
+	sleep 0.3
+	touch "$TMP/$name.go"
+	wait_until "$RACE_TIMEOUT" all_done "${pids[@]}" || echo "# $name: probes still running after $RACE_TIMEOUT s" >&2
+	for pid in "${pids[@]}"; do
+		if pid_alive "$pid"; then
+			stop_pid "$pid" KILL
+			bad=$((bad + 1))
+			continue
+		fi
+		wait "$pid" || bad=$((bad + 1))
+		unregister_pid "$pid"
+	done
+	RACE_BAD=$bad
+}
+
+# all_done PID... - none of them runs any more
+all_done() {
+	local p
+	for p in "$@"; do
+		pid_alive "$p" && return 1
+	done
+	return 0
+}
+
+# sum_counted NAME - relays of the commits counted, over all of a race's logs
+sum_counted() {
+	cat "$TMP/$1"-*.log | awk '/^counted / { for (i = 2; i <= NF; i++) if ($i ~ /^relays=/) { sub(/relays=/, "", $i); s += $i } } END { print s + 0 }'
+}
+
+# winners NAME - how many of a race's probes had some commit counted
+winners() {
+	local f n=0
+	for f in "$TMP/$1"-*.log; do
+		grep -q '^counted ' "$f" && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# lines NAME VERDICT - result lines of that verdict over a race's logs
+lines() {
+	cat "$TMP/$1"-*.log | grep -c "^$2 "
+}
+
+redis_start main
+mhkit_conf_write "$CONF"
+
+# --- the scripts' names: our SHA-1 is Redis's ------------------------------------
+
+for s in check commit; do
+	"$PROBE" script "$s" >"$TMP/$s.lua"
+	assert_eq "$("$PROBE" sha $s)" "$(rcli -x SCRIPT LOAD <"$TMP/$s.lua")" "sha: $s script's SHA-1 as Redis computes it"
+done
+
+away_from_midnight
+
+# --- limit 150: the 150th relay counted, the 151st refused ---------------------
+
+assert_exit 0 probe --count 150 commit alice 150 1 A
+assert_eq 150 "$(printf '%s\n' "$T_OUT" | grep -c '^counted ')" "limit: 150 one-relay messages counted"
+last=$(printf '%s\n' "$T_OUT" | tail -n 1)
+assert_match "$last" '^counted used=150 limit=150 left=0 relays=1 ' "limit: the 150th leaves 0"
+DAY=$(field "$last" day)
+assert_eq "$(( $(date -u +%s) / 86400 ))" "$DAY" "day: the UTC day number from Redis TIME"
+assert_match "$last" "reset=$(date -u -d "@$(( (DAY + 1) * 86400 ))" +%Y-%m-%dT00:00:00Z)" "day: reset at the next 00:00 UTC"
+
+assert_exit 0 probe commit alice 150 1 A151
+assert_match "$T_OUT" '^refused used=150 limit=150 left=0 relays=1 ' "limit: the 151st refused"
+assert_eq 150 "$(counter alice "$DAY")" "limit: counter unchanged by the refusal"
+assert_eq 0 "$(rcli EXISTS 'mh:{acct:alice}:msg:A151')" "refused: no record kept for the refused message"
+assert_exit 0 probe check alice 150 1
+assert_match "$T_OUT" '^full used=150 ' "check: a recipient that cannot fit is refused"
+assert_exit 0 probe show alice 150
+assert_match "$T_OUT" '^show used=150 limit=150 left=0 relays=0 ' "show: today's use"
+assert_eq 150 "$(counter alice "$DAY")" "check and show count nothing"
+
+# the account buys another block: the refused queue ID is counted once now
+assert_exit 0 probe commit alice 300 1 A151
+assert_match "$T_OUT" '^counted used=151 limit=300 left=149 ' "refused: the same queue ID counts when it fits later"
+assert_exit 0 probe commit alice 300 1 A151
+assert_match "$T_OUT" '^already used=151 ' "refused then counted: once"
+
+# --- idempotency per queue ID ----------------------------------------------------
+
+assert_exit 0 probe commit bob 150 6 Q12MB
+assert_match "$T_OUT" '^counted used=6 limit=150 left=144 relays=6 ' "queue ID: counted the first time"
+assert_exit 0 probe commit bob 150 6 Q12MB
+assert_match "$T_OUT" '^already used=6 limit=150 left=144 relays=6 ' "queue ID: END-OF-DATA repeated: already counted"
+assert_exit 0 probe commit bob 3 6 Q12MB
+assert_match "$T_OUT" '^already used=6 ' "queue ID: already counted wins over a lower limit"
+assert_eq 6 "$(counter bob "$DAY")" "queue ID: counted once"
+assert_eq 6 "$(rcli GET 'mh:{acct:bob}:msg:Q12MB')" "queue ID: the record holds the relays counted"
+
+# Postfix repeating END-OF-DATA while the first try still runs, on two nodes:
+# 16 processes commit one queue ID at the same moment
+pids=()
+for i in $(seq 1 "$PARALLEL"); do
+	start_bg "same-$i" "$PROBE" -c "$CONF" --start-when "$TMP/same.go" commit carol 150 3 SAMEQID
+	pids+=("$BG_PID")
+done
+sleep 0.3
+touch "$TMP/same.go"
+wait_until 30 all_done "${pids[@]}" || fail "same queue ID race: probes finished in 30 s"
+for p in "${pids[@]}"; do wait "$p"; unregister_pid "$p"; done
+assert_eq "1 15" "$(lines same counted) $(lines same already)" "same queue ID from 16 processes: one counted, 15 already"
+assert_eq 3 "$(counter carol "$DAY")" "same queue ID: its 3 relays counted once"
+
+# --- TTLs ------------------------------------------------------------------------
+
+ttl=$(rcli TTL "mh:{acct:alice}:used:$DAY")
+check "ttl: counter expires between 1 and 2 days ($ttl s)" test "$ttl" -gt 86400 -a "$ttl" -le 172800
+ttl=$(rcli TTL 'mh:{acct:bob}:msg:Q12MB')
+check "ttl: queue ID record expires between 1 and 2 days ($ttl s)" test "$ttl" -gt 86400 -a "$ttl" -le 172800
+
+# --- RCPT: the recipient that would not fit ----------------------------------------
+
+assert_exit 0 probe commit dave 150 140 D1
+assert_exit 0 probe check dave 150 10
+assert_match "$T_OUT" '^fits used=140 limit=150 left=10 relays=10 ' "rcpt: (n + 1) x multiplier that fits"
+assert_exit 0 probe check dave 150 12
+assert_match "$T_OUT" '^full used=140 ' "rcpt: (n + 1) x multiplier that does not fit"
+
+# --- exactness under concurrency ---------------------------------------------------
+
+# 8 probes of 1-relay and 8 of 3-relay messages, 75 each: 2,400 relays asked, limit 600
+race mixed mixed 600 75 1 3 1 3 1 3 1 3 1 3 1 3 1 3 1 3
+assert_eq 0 "$RACE_BAD" "mixed race: every probe succeeded"
+assert_eq 0 "$(cat "$TMP"/mixed-*.log | grep -c '^error')" "mixed race: no errors"
+assert_eq 1200 "$(cat "$TMP"/mixed-*.log | grep -cE '^(counted|refused) ')" "mixed race: 1,200 answers"
+sum=$(sum_counted mixed)
+c=$(counter mixed "$DAY")
+assert_eq "$sum" "$c" "mixed race: counter ($c) == relays of the messages counted ($sum)"
+check "mixed race: counter $c <= limit 600" test "$c" -le 600
+check "mixed race: counter $c >= 598 (a refused 3 means under 3 were left)" test "$c" -ge 598
+check "mixed race: some refused" test "$(lines mixed refused)" -gt 0
+
+# 16 probes of 1-relay messages, 120 each: 1,920 asked, exactly 600 granted
+race exact exact 600 120 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
+assert_eq 0 "$RACE_BAD" "exact race: every probe succeeded"
+assert_eq "600 1320" "$(lines exact counted) $(lines exact refused)" "exact race: 600 counted, 1,320 refused"
+assert_eq 600 "$(sum_counted exact)" "exact race: relays granted == the limit"
+assert_eq 600 "$(counter exact "$DAY")" "exact race: counter == the limit"
+max=$(cat "$TMP"/exact-*.log | awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^used=/) { sub(/used=/, "", $i); if ($i + 0 > m) m = $i + 0 } } END { print m + 0 }')
+assert_eq 600 "$max" "exact race: no answer ever saw more than the limit"
+w=$(winners exact)
+check "exact race: the probes really raced ($w of $PARALLEL had commits counted)" test "$w" -ge 4
+
+# --- rollover: what 00:00 UTC does, without waiting for it -------------------------
+# The counter is named by the day Redis's clock gives; at midnight the
+# script starts using a new name. Renaming today's key to yesterday's name
+# is, from the counter's side, exactly that.
+
+away_from_midnight
+assert_exit 0 probe --count 150 commit erin 150 1 E
+assert_exit 0 probe commit erin 150 1 E151
+assert_match "$T_OUT" '^refused used=150 ' "rollover: erin used up today"
+DAY=$(field "$T_OUT" day)
+YESTERDAY=$((DAY - 1))
+rcli RENAME "mh:{acct:erin}:used:$DAY" "mh:{acct:erin}:used:$YESTERDAY" >/dev/null
+assert_exit 0 probe show erin 150
+assert_match "$T_OUT" '^show used=0 limit=150 left=150 ' "rollover: the full quota again after 00:00"
+assert_exit 0 probe commit erin 150 1 E7
+assert_match "$T_OUT" '^already used=0 ' "rollover: a message counted yesterday and retried today is not counted again"
+assert_exit 0 probe --count 150 commit erin 150 1 R
+assert_eq 150 "$(printf '%s\n' "$T_OUT" | grep -c '^counted ')" "rollover: 150 relays granted on the new day"
+assert_exit 0 probe commit erin 150 1 R151
+assert_match "$T_OUT" '^refused used=150 ' "rollover: and the 151st refused"
+assert_eq 150 "$(counter erin "$YESTERDAY")" "rollover: yesterday's counter left alone"
+ttl=$(rcli TTL "mh:{acct:erin}:used:$YESTERDAY")
+check "rollover: yesterday's counter still expires ($ttl s)" test "$ttl" -gt 0
+
+# --- NOSCRIPT: Redis lost its script cache -------------------------------------------
+
+evals() {
+	rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\([0-9]*\),.*/\1/p'
+}
+rcli SCRIPT FLUSH >/dev/null
+sha=$("$PROBE" sha commit)
+assert_eq 0 "$(rcli SCRIPT EXISTS "$sha")" "noscript: cache flushed"
+before=$(evals)
+assert_exit 0 probe commit frank 150 2 F1
+assert_match "$T_OUT" '^counted used=2 ' "noscript: commit still works (EVAL fallback)"
+assert_eq $(( ${before:-0} + 1 )) "$(evals)" "noscript: one EVAL sent"
+assert_eq 1 "$(rcli SCRIPT EXISTS "$sha")" "noscript: EVAL put the script back in the cache"
+assert_exit 0 probe commit frank 150 2 F2
+assert_match "$T_OUT" '^counted used=4 ' "noscript: next commit by EVALSHA"
+assert_eq $(( ${before:-0} + 1 )) "$(evals)" "noscript: no further EVAL"
+rcli SCRIPT FLUSH >/dev/null
+assert_exit 0 probe check frank 150 1
+assert_match "$T_OUT" '^fits used=4 ' "noscript: check works too"
+
+# --- Redis confused or gone: an error, never "counted" -------------------------------
+
+rcli SET "mh:{acct:gina}:used:$DAY" abc >/dev/null
+assert_exit 1 probe commit gina 150 1 G1
+assert_contains "$T_OUT" "error: quota commit: Redis: ERR mhkit quota: mh:{acct:gina}:used:$DAY is not a count" \
+	"confused: a counter that is not a count is an error"
+rcli DEL "mh:{acct:gina}:used:$DAY" >/dev/null
+rcli HSET 'mh:{acct:gina}:msg:G2' x 1 >/dev/null
+assert_exit 1 probe commit gina 150 1 G2
+assert_contains "$T_OUT" "error: quota commit: Redis: " "confused: a record of the wrong type is an error"
+assert_eq "" "$(counter gina "$DAY")" "confused: nothing counted"
+assert_exit 1 probe commit 'gi na' 150 1 G3
+assert_contains "$T_OUT" "error: account name has a space" "bad name: refused before Redis"
+
+if [ "${SANITIZERS:-no}" = yes ]; then
+	echo "# built with sanitizers: valgrind check skipped (ASan runs instead)"
+elif command -v valgrind >/dev/null 2>&1; then
+	rcli SCRIPT FLUSH >/dev/null
+	run valgrind -q --error-exitcode=99 --leak-check=full "$PROBE" -c "$CONF" --count 3 commit vg 2 1 V
+	assert_eq 0 "$T_RC" "valgrind: clean through NOSCRIPT, counted and refused"
+	[ "$T_RC" = 0 ] || echo "$T_ERR" | sed 's/^/#   /'
+fi
+
+redis_stop main
+assert_exit 1 probe commit alice 150 1 DOWN1
+assert_match "$T_OUT" "^error: 127.0.0.1:$(redis_port main): " "down: an error naming Redis, not a verdict"
+
+done_testing

@@ -1,0 +1,506 @@
+/*
+ * test_quota.c - quota/: the size multiplier at every boundary, relays
+ * without overflow, SHA-1 of the scripts, EVALSHA/EVAL argv, parsing of
+ * script replies (RESP bytes through hiredis's reader, no server) and
+ * the SMTP replies with hostile user names. Named cases in tables.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "multiplier.h"
+#include "quota.h"
+#include "reply.h"
+#include "sha1.h"
+
+#define MB	QUOTA_MB
+
+/* --- multiplier -------------------------------------------------------------- */
+
+static const struct {
+	const char *label;
+	uint64_t size;
+	unsigned mult;
+} mult_cases[] = {
+	{"empty", 0, 1},
+	{"one byte", 1, 1},
+	{"10 MB - 1", 10 * MB - 1, 1},
+	{"10 MB", 10 * MB, 2},
+	{"10 MB + 1", 10 * MB + 1, 2},
+	{"20 MB - 1", 20 * MB - 1, 2},
+	{"20 MB", 20 * MB, 3},
+	{"30 MB - 1", 30 * MB - 1, 3},
+	{"30 MB", 30 * MB, 4},
+	{"40 MB - 1", 40 * MB - 1, 4},
+	{"40 MB", 40 * MB, 5},
+	{"50 MB - 1", 50 * MB - 1, 5},
+	{"50 MB exactly", 50 * MB, 6},
+	{"50 MB + 1", 50 * MB + 1, 0},
+	{"60 MB", 60 * MB, 0},
+	{"decimal 50 MB is under 50 MiB", 50000000, 5},
+	{"decimal 10 MB is under 10 MiB", 10000000, 1},
+	{"UINT64_MAX", UINT64_MAX, 0},
+};
+
+START_TEST(test_multiplier)
+{
+	ck_assert_msg(quota_multiplier(mult_cases[_i].size) == mult_cases[_i].mult,
+		      "%s: got %u, want %u", mult_cases[_i].label,
+		      quota_multiplier(mult_cases[_i].size), mult_cases[_i].mult);
+}
+END_TEST
+
+static const struct {
+	const char *label;
+	uint64_t recipients;
+	unsigned mult;
+	int	ok;
+	uint64_t relays;
+} relay_cases[] = {
+	{"no recipients", 0, 1, 1, 0},
+	{"one", 1, 1, 1, 1},
+	{"100 at x6", 100, 6, 1, 600},
+	{"3 at 12 MB", 3, 2, 1, 6},
+	{"too big", 1, 0, 0, 0},
+	{"none, too big", 0, 0, 0, 0},
+	{"largest count", QUOTA_COUNT_MAX, 1, 1, QUOTA_COUNT_MAX},
+	{"largest at x6", QUOTA_COUNT_MAX / 6, 6, 1, QUOTA_COUNT_MAX / 6 * 6},
+	{"one past at x6", QUOTA_COUNT_MAX / 6 + 1, 6, 0, 0},
+	{"past the count", QUOTA_COUNT_MAX + 1, 1, 0, 0},
+	{"uint64 overflow", UINT64_MAX, 2, 0, 0},
+	{"uint64 max x1", UINT64_MAX, 1, 0, 0},
+	{"wraps to small", (UINT64_C(1) << 63) + 1, 2, 0, 0},
+};
+
+START_TEST(test_relays)
+{
+	uint64_t got = 12345;
+	int	rc = quota_relays(relay_cases[_i].recipients, relay_cases[_i].mult, &got);
+
+	ck_assert_msg(rc == (relay_cases[_i].ok ? 0 : -1), "%s: rc %d", relay_cases[_i].label, rc);
+	if (relay_cases[_i].ok)
+		ck_assert_msg(got == relay_cases[_i].relays, "%s: got %llu", relay_cases[_i].label,
+			      (unsigned long long) got);
+	else
+		ck_assert_msg(got == 12345, "%s: result written on failure", relay_cases[_i].label);
+}
+END_TEST
+
+/* --- SHA-1 ------------------------------------------------------------------ */
+
+static const struct {
+	const char *label;
+	char	fill;			/* 0: text as is; else len copies of fill */
+	const char *text;
+	size_t	len;
+	const char *hex;
+} sha_cases[] = {
+	{"empty", 0, "", 0, "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+	{"abc", 0, "abc", 3, "a9993e364706816aba3e25717850c26c9cd0d89d"},
+	{"FIPS 448 bits", 0, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+	"84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+	{"55: one padding block", 'a', NULL, 55, "c1c8bbdc22796e28c0e15163d20899b65621d65a"},
+	{"56: two padding blocks", 'a', NULL, 56, "c2db330f6083854c99d4b5bfb6e8f29f201be699"},
+	{"63", 'a', NULL, 63, "03f09f5b158a7a8cdad920bddc29b81c18a551f5"},
+	{"64: one whole block", 'a', NULL, 64, "0098ba824b5c16427bd7a1122a5a442a25ec644d"},
+	{"65", 'a', NULL, 65, "11655326c708d70319be2610e8a57d9a5b959d3b"},
+	{"a million a", 'a', NULL, 1000000, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"},
+};
+
+START_TEST(test_sha1)
+{
+	char	hex[SHA1_HEX_LEN + 1];
+	char   *buf = NULL;
+	const char *text = sha_cases[_i].text;
+
+	if (sha_cases[_i].fill) {
+		buf = malloc(sha_cases[_i].len);
+		ck_assert_ptr_nonnull(buf);
+		memset(buf, sha_cases[_i].fill, sha_cases[_i].len);
+		text = buf;
+	}
+	sha1_hex(text, sha_cases[_i].len, hex);
+	ck_assert_msg(strcmp(hex, sha_cases[_i].hex) == 0, "%s: %s", sha_cases[_i].label, hex);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_scripts)
+{
+	char	hex[SHA1_HEX_LEN + 1];
+	enum quota_script s[2] = {QUOTA_SCRIPT_CHECK, QUOTA_SCRIPT_COMMIT};
+
+	for (int i = 0; i < 2; i++) {
+		const char *text = quota_script_text(s[i]);
+
+		sha1_hex(text, strlen(text), hex);
+		ck_assert_str_eq(quota_script_sha(s[i]), hex);
+		ck_assert_ptr_nonnull(strstr(text, "redis.call('TIME')"));
+		ck_assert_ptr_nonnull(strstr(text, "math.floor(now / 86400)"));
+	}
+	ck_assert_str_ne(quota_script_sha(QUOTA_SCRIPT_CHECK), quota_script_sha(QUOTA_SCRIPT_COMMIT));
+	ck_assert_ptr_nonnull(strstr(quota_script_text(QUOTA_SCRIPT_COMMIT), "'EX', 172800"));
+	ck_assert_ptr_nonnull(strstr(quota_script_text(QUOTA_SCRIPT_COMMIT), "EXPIRE', key, 172800"));
+	ck_assert_ptr_null(strstr(quota_script_text(QUOTA_SCRIPT_CHECK), "INCRBY"));
+	ck_assert_ptr_null(strstr(quota_script_text(QUOTA_SCRIPT_CHECK), "SET"));
+}
+END_TEST
+
+/* --- argv ------------------------------------------------------------------- */
+
+/* argv_is - cmd's words are exactly want (NULL-terminated) */
+static void
+argv_is(const struct quota_cmd *cmd, const char *const *want)
+{
+	int	n = 0;
+
+	while (want[n])
+		n++;
+	ck_assert_int_eq(cmd->argc, n);
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(cmd->argvlen[i], strlen(want[i]));
+		ck_assert_msg(memcmp(cmd->argv[i], want[i], cmd->argvlen[i]) == 0,
+			      "word %d: want %s", i, want[i]);
+	}
+}
+
+START_TEST(test_argv_check)
+{
+	struct quota_cmd cmd;
+	char	err[256];
+	const char *want[] = {"EVALSHA", quota_script_sha(QUOTA_SCRIPT_CHECK), "1",
+		"mh:{acct:bob@example.com}:used", "150", "3", NULL};
+	const char *want_eval[] = {"EVAL", quota_script_text(QUOTA_SCRIPT_CHECK), "1",
+		"mh:{acct:bob@example.com}:used", "150", "3", NULL};
+
+	ck_assert_int_eq(quota_cmd_check(&cmd, "bob@example.com", 150, 3, err, sizeof(err)), 0);
+	ck_assert_int_eq(cmd.script, QUOTA_SCRIPT_CHECK);
+	argv_is(&cmd, want);
+	quota_cmd_eval(&cmd);
+	argv_is(&cmd, want_eval);
+}
+END_TEST
+
+START_TEST(test_argv_commit)
+{
+	struct quota_cmd cmd;
+	char	err[256];
+	char	big[QUOTA_NUM_MAX];
+	const char *want[] = {"EVALSHA", quota_script_sha(QUOTA_SCRIPT_COMMIT), "2",
+		"mh:{acct:Bob}:used", "mh:{acct:Bob}:msg:4XyZ1abC9", "0", "0", NULL};
+	const char *want_max[] = {"EVALSHA", quota_script_sha(QUOTA_SCRIPT_COMMIT), "2",
+		"mh:{acct:Bob}:used", "mh:{acct:Bob}:msg:A", big, big, NULL};
+
+	ck_assert_int_eq(quota_cmd_commit(&cmd, "Bob", 0, 0, "4XyZ1abC9", err, sizeof(err)), 0);
+	ck_assert_int_eq(cmd.script, QUOTA_SCRIPT_COMMIT);
+	argv_is(&cmd, want);
+	snprintf(big, sizeof(big), "%llu", (unsigned long long) QUOTA_COUNT_MAX);
+	ck_assert_int_eq(quota_cmd_commit(&cmd, "Bob", QUOTA_COUNT_MAX, QUOTA_COUNT_MAX, "A",
+					  err, sizeof(err)), 0);
+	argv_is(&cmd, want_max);
+	quota_cmd_eval(&cmd);
+	ck_assert_str_eq(cmd.argv[0], "EVAL");
+	ck_assert_uint_eq(cmd.argvlen[1], strlen(quota_script_text(QUOTA_SCRIPT_COMMIT)));
+}
+END_TEST
+
+static char long_user[300];
+static char long_qid[40];
+
+static const struct {
+	const char *label;
+	const char *user;
+	uint64_t limit;
+	uint64_t relays;
+	const char *qid;		/* NULL: CHECK; "-": COMMIT without queue ID */
+	const char *errsub;
+} bad_cases[] = {
+	{"no user", NULL, 150, 1, NULL, "no account name"},
+	{"empty user", "", 150, 1, NULL, "empty account name"},
+	{"space in user", "bob smith", 150, 1, NULL, "space at byte 4"},
+	{"brace in user", "bob}x", 150, 1, NULL, "brace"},
+	{"CR in user", "bob\r\nQUIT", 150, 1, NULL, "control"},
+	{"8-bit user", "b\xc3\xb6" "b", 150, 1, NULL, "8-bit"},
+	{"256-byte user", long_user, 150, 1, NULL, "longer than 255"},
+	{"limit too big", "bob", QUOTA_COUNT_MAX + 1, 1, NULL, "limit 4503599627370496 is larger"},
+	{"limit UINT64_MAX", "bob", UINT64_MAX, 1, NULL, "limit"},
+	{"relays too big", "bob", 150, QUOTA_COUNT_MAX + 1, NULL, "relay count"},
+	{"commit: no queue ID", "bob", 150, 1, "-", "no queue ID"},
+	{"commit: empty queue ID", "bob", 150, 1, "", "no queue ID"},
+	{"commit: 33-byte queue ID", "bob", 150, 1, long_qid, "longer than 32"},
+	{"commit: dash in queue ID", "bob", 150, 1, "AB-12", "letter or digit"},
+	{"commit: colon in queue ID", "bob", 150, 1, "AB:12", "letter or digit"},
+	{"commit: space in queue ID", "bob", 150, 1, "AB 12", "letter or digit"},
+	{"commit: bad user", "a b", 150, 1, "AB12", "space"},
+	{"commit: relays too big", "bob", 150, UINT64_MAX, "AB12", "relay count"},
+};
+
+START_TEST(test_argv_bad)
+{
+	struct quota_cmd cmd;
+	char	err[256] = "";
+	int	rc;
+
+	memset(long_user, 'u', sizeof(long_user) - 44);	/* 256 bytes */
+	long_user[256] = 0;
+	memset(long_qid, 'Q', QUOTA_QUEUEID_MAX + 1);
+	long_qid[QUOTA_QUEUEID_MAX + 1] = 0;
+	if (bad_cases[_i].qid == NULL)
+		rc = quota_cmd_check(&cmd, bad_cases[_i].user, bad_cases[_i].limit,
+				     bad_cases[_i].relays, err, sizeof(err));
+	else
+		rc = quota_cmd_commit(&cmd, bad_cases[_i].user, bad_cases[_i].limit,
+				      bad_cases[_i].relays,
+				      strcmp(bad_cases[_i].qid, "-") ? bad_cases[_i].qid : NULL,
+				      err, sizeof(err));
+	ck_assert_msg(rc == -1, "%s: accepted", bad_cases[_i].label);
+	ck_assert_msg(strstr(err, bad_cases[_i].errsub) != NULL, "%s: err \"%s\"",
+		      bad_cases[_i].label, err);
+	ck_assert_int_eq(cmd.argc, 0);
+}
+END_TEST
+
+/* --- reply parsing ---------------------------------------------------------- */
+
+#define ROW(a, b, c, d, e, f)	"*6\r\n:" a "\r\n:" b "\r\n:" c "\r\n:" d "\r\n:" e "\r\n:" f "\r\n"
+
+static const struct {
+	const char *label;
+	enum quota_script script;
+	const char *resp;
+	int	ok;
+	enum quota_status status;
+	uint64_t used;
+	const char *errsub;
+} parse_cases[] = {
+	{"check fits", QUOTA_SCRIPT_CHECK, ROW("1", "10", "150", "19876", "3600", "3"), 1, QUOTA_OK, 10, NULL},
+	{"check full", QUOTA_SCRIPT_CHECK, ROW("0", "149", "150", "19876", "3600", "3"), 1, QUOTA_REFUSED, 149, NULL},
+	{"commit counted", QUOTA_SCRIPT_COMMIT, ROW("1", "150", "150", "19876", "1", "1"), 1, QUOTA_OK, 150, NULL},
+	{"commit already", QUOTA_SCRIPT_COMMIT, ROW("2", "7", "150", "19876", "86400", "6"), 1, QUOTA_ALREADY, 7, NULL},
+	{"commit refused", QUOTA_SCRIPT_COMMIT, ROW("0", "150", "150", "19876", "5", "1"), 1, QUOTA_REFUSED, 150, NULL},
+	{"check status 2", QUOTA_SCRIPT_CHECK, ROW("2", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 2"},
+	{"commit status 3", QUOTA_SCRIPT_COMMIT, ROW("3", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 3"},
+	{"reset_in 0", QUOTA_SCRIPT_CHECK, ROW("1", "10", "150", "19876", "0", "3"), 0, 0, 0, "reset_in 0"},
+	{"reset_in 86401", QUOTA_SCRIPT_CHECK, ROW("1", "10", "150", "19876", "86401", "3"), 0, 0, 0, "reset_in 86401"},
+	{"negative used", QUOTA_SCRIPT_COMMIT, ROW("1", "-1", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected used"},
+	{"negative status", QUOTA_SCRIPT_COMMIT, ROW("-1", "1", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status"},
+	{"NOSCRIPT", QUOTA_SCRIPT_COMMIT, "-NOSCRIPT No matching script. Please use EVAL.\r\n", 0, 0, 0,
+	"Redis: NOSCRIPT No matching script"},
+	{"script error", QUOTA_SCRIPT_COMMIT, "-ERR mhkit quota: mh:{acct:bob}:used:19876 is not a count\r\n",
+	0, 0, 0, "quota commit: Redis: ERR mhkit quota"},
+	{"WRONGTYPE", QUOTA_SCRIPT_CHECK, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+	0, 0, 0, "quota check: Redis: WRONGTYPE"},
+	{"error with a tab inside", QUOTA_SCRIPT_CHECK, "-ERR a\tb\r\n", 0, 0, 0, "ERR a?b"},
+	{"nil", QUOTA_SCRIPT_CHECK, "$-1\r\n", 0, 0, 0, "unexpected reply (type 4"},
+	{"nil array", QUOTA_SCRIPT_CHECK, "*-1\r\n", 0, 0, 0, "unexpected reply"},
+	{"integer", QUOTA_SCRIPT_CHECK, ":1\r\n", 0, 0, 0, "unexpected reply (type 3"},
+	{"string", QUOTA_SCRIPT_CHECK, "$2\r\nOK\r\n", 0, 0, 0, "unexpected reply (type 1"},
+	{"status OK", QUOTA_SCRIPT_COMMIT, "+OK\r\n", 0, 0, 0, "unexpected reply (type 5"},
+	{"empty array", QUOTA_SCRIPT_COMMIT, "*0\r\n", 0, 0, 0, "0 elements"},
+	{"5 elements", QUOTA_SCRIPT_COMMIT, "*5\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0, "5 elements"},
+	{"7 elements", QUOTA_SCRIPT_COMMIT, "*7\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"7 elements"},
+	{"string element", QUOTA_SCRIPT_CHECK, "*6\r\n:1\r\n$2\r\n10\r\n:150\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"unexpected used"},
+	{"nil element", QUOTA_SCRIPT_CHECK, "*6\r\n:1\r\n:10\r\n$-1\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"unexpected limit"},
+	{"error element", QUOTA_SCRIPT_CHECK, "*6\r\n-ERR x\r\n:10\r\n:1\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"unexpected status"},
+	{"nested array", QUOTA_SCRIPT_COMMIT, "*6\r\n:1\r\n:10\r\n:150\r\n*1\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"unexpected day"},
+	{"status as string", QUOTA_SCRIPT_COMMIT, "*6\r\n+1\r\n:10\r\n:150\r\n:1\r\n:1\r\n:1\r\n", 0, 0, 0,
+	"unexpected status"},
+};
+
+/* resp - one reply from RESP bytes, through hiredis's own reader */
+static redisReply *
+resp(const char *bytes)
+{
+	redisReader *rd = redisReaderCreate();
+	void   *reply = NULL;
+
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_int_eq(redisReaderFeed(rd, bytes, strlen(bytes)), REDIS_OK);
+	ck_assert_int_eq(redisReaderGetReply(rd, &reply), REDIS_OK);
+	ck_assert_ptr_nonnull(reply);
+	redisReaderFree(rd);
+	return reply;
+}
+
+START_TEST(test_parse)
+{
+	redisReply *r = resp(parse_cases[_i].resp);
+	struct quota_result res;
+	char	err[256] = "";
+	int	rc = quota_parse(parse_cases[_i].script, r, &res, err, sizeof(err));
+
+	if (parse_cases[_i].ok) {
+		ck_assert_msg(rc == 0, "%s: %s", parse_cases[_i].label, err);
+		ck_assert_int_eq(res.status, parse_cases[_i].status);
+		ck_assert_uint_eq(res.used, parse_cases[_i].used);
+		ck_assert_uint_eq(res.limit, 150);
+		ck_assert_uint_eq(res.day, 19876);
+	} else {
+		ck_assert_msg(rc == -1, "%s: parsed", parse_cases[_i].label);
+		ck_assert_msg(strstr(err, parse_cases[_i].errsub) != NULL, "%s: err \"%s\"",
+			      parse_cases[_i].label, err);
+	}
+	ck_assert_int_eq(quota_is_noscript(r), strcmp(parse_cases[_i].label, "NOSCRIPT") == 0);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(test_parse_null)
+{
+	struct quota_result res;
+	char	err[256] = "";
+
+	ck_assert_int_eq(quota_parse(QUOTA_SCRIPT_COMMIT, NULL, &res, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "quota commit: no reply");
+	ck_assert_int_eq(quota_is_noscript(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_result)
+{
+	struct quota_result res = {QUOTA_OK, 40, 150, 19876, 3600, 0};
+	char	iso[QUOTA_ISO_MAX];
+
+	ck_assert_uint_eq(quota_left(&res), 110);
+	res.used = 150;
+	ck_assert_uint_eq(quota_left(&res), 0);
+	res.used = 300;			/* limit lowered below today's use */
+	ck_assert_uint_eq(quota_left(&res), 0);
+	ck_assert_int_eq(quota_reset_iso(&res, iso, sizeof(iso)), 0);
+	ck_assert_str_eq(iso, "2024-06-03T00:00:00Z");
+	res.day = 0;
+	ck_assert_int_eq(quota_reset_iso(&res, iso, sizeof(iso)), 0);
+	ck_assert_str_eq(iso, "1970-01-02T00:00:00Z");
+	ck_assert_int_eq(quota_reset_iso(&res, iso, 10), -1);
+	res.day = UINT64_MAX;
+	ck_assert_int_eq(quota_reset_iso(&res, iso, sizeof(iso)), -1);
+}
+END_TEST
+
+/* --- SMTP replies ----------------------------------------------------------- */
+
+START_TEST(test_replies)
+{
+	struct reply r;
+
+	quota_reply_over(&r, "452 4.7.1", 150, "bob@example.com");
+	ck_assert_int_eq(r.kind, REPLY_DEFER);
+	ck_assert_str_eq(r.text, "452 4.7.1 Daily relay limit of 150 reached for bob@example.com; "
+			 "resets at 00:00 UTC");
+	quota_reply_over(&r, "550 5.7.1", 4500, "alice");
+	ck_assert_int_eq(r.kind, REPLY_REJECT);
+	ck_assert_str_eq(r.text, "550 5.7.1 Daily relay limit of 4500 reached for alice; resets at 00:00 UTC");
+	quota_reply_no_service(&r, "carol");
+	ck_assert_int_eq(r.kind, REPLY_REJECT);
+	ck_assert_str_eq(r.text, "554 5.7.1 <carol>: no outbound service");
+	quota_reply_no_service(&r, NULL);
+	ck_assert_str_eq(r.text, "554 5.7.1 <>: no outbound service");
+	quota_reply_too_many(&r);
+	ck_assert_int_eq(r.kind, REPLY_DEFER);
+	ck_assert_str_eq(r.text, "452 4.5.3 Error: too many recipients");
+	quota_reply_size(&r);
+	ck_assert_int_eq(r.kind, REPLY_REJECT);
+	ck_assert_str_eq(r.text, "552 5.3.4 Message size exceeds fixed limit");
+}
+END_TEST
+
+static const struct {
+	const char *label;
+	const char *quota_reply;
+	const char *prefix;
+} code_cases[] = {
+	{"default", "452 4.7.1", "452 4.7.1 Daily"},
+	{"5xx", "554 5.7.0", "554 5.7.0 Daily"},
+	{"3-digit DSN parts", "452 4.123.456", "452 4.123.456 Daily"},
+	{"NULL", NULL, "452 4.7.1 Daily"},
+	{"empty", "", "452 4.7.1 Daily"},
+	{"class mismatch", "452 5.7.1", "452 4.7.1 Daily"},
+	{"2xx", "250 2.0.0", "452 4.7.1 Daily"},
+	{"short code", "45 4.7.1", "452 4.7.1 Daily"},
+	{"no DSN", "452", "452 4.7.1 Daily"},
+	{"long DSN", "452 4.7.1111111111111111", "452 4.7.1 Daily"},
+	{"CRLF injected", "452 4.7.1\r\n250 ok", "452 4.7.1 Daily"},
+};
+
+START_TEST(test_reply_codes)
+{
+	struct reply r;
+
+	quota_reply_over(&r, code_cases[_i].quota_reply, 150, "bob");
+	ck_assert_msg(strncmp(r.text, code_cases[_i].prefix, strlen(code_cases[_i].prefix)) == 0,
+		      "%s: %s", code_cases[_i].label, r.text);
+}
+END_TEST
+
+START_TEST(test_reply_hostile_users)
+{
+	struct reply r;
+	char	big[10240 + 1], want[QUOTA_USER_SHOW_MAX + 1];
+	const char *tail = "; resets at 00:00 UTC";
+
+	quota_reply_over(&r, "452 4.7.1", 150, "bob\r\n250 2.0.0 Ok\r\n");
+	ck_assert_str_eq(r.text, "452 4.7.1 Daily relay limit of 150 reached for "
+			 "bob??250 2.0.0 Ok??; resets at 00:00 UTC");
+	quota_reply_no_service(&r, "\x1b[31mred\x7f\xff");
+	ck_assert_str_eq(r.text, "554 5.7.1 <?[31mred?" "?>: no outbound service");
+
+	memset(big, 'x', sizeof(big) - 1);	/* 10 KB: cut, marked, the tail kept */
+	big[sizeof(big) - 1] = 0;
+	quota_reply_over(&r, "452 4.7.1", 150, big);
+	ck_assert_uint_le(strlen(r.text), REPLY_TEXT_MAX);
+	ck_assert_str_eq(r.text + strlen(r.text) - strlen(tail), tail);
+	memset(want, 'x', QUOTA_USER_SHOW_MAX - 3);
+	memcpy(want + QUOTA_USER_SHOW_MAX - 3, "...", 4);
+	ck_assert_ptr_nonnull(strstr(r.text, want));
+	ck_assert_ptr_null(strstr(r.text, "xxxx...x"));
+	quota_reply_no_service(&r, big);
+	ck_assert_str_eq(r.text + strlen(r.text) - strlen("...>: no outbound service"),
+			 "...>: no outbound service");
+
+	memset(big, 'y', QUOTA_USER_SHOW_MAX);	/* exactly the limit: not cut */
+	big[QUOTA_USER_SHOW_MAX] = 0;
+	quota_reply_no_service(&r, big);
+	ck_assert_ptr_null(strstr(r.text, "..."));
+	ck_assert_uint_eq(strlen(r.text), strlen("554 5.7.1 <>: no outbound service") + QUOTA_USER_SHOW_MAX);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite  *s = suite_create("quota");
+	TCase  *tc = tcase_create("core");
+	SRunner *sr;
+	int	failed;
+
+#define N(a)	((int) (sizeof(a) / sizeof((a)[0])))
+	tcase_add_loop_test(tc, test_multiplier, 0, N(mult_cases));
+	tcase_add_loop_test(tc, test_relays, 0, N(relay_cases));
+	tcase_add_loop_test(tc, test_sha1, 0, N(sha_cases));
+	tcase_add_test(tc, test_scripts);
+	tcase_add_test(tc, test_argv_check);
+	tcase_add_test(tc, test_argv_commit);
+	tcase_add_loop_test(tc, test_argv_bad, 0, N(bad_cases));
+	tcase_add_loop_test(tc, test_parse, 0, N(parse_cases));
+	tcase_add_test(tc, test_parse_null);
+	tcase_add_test(tc, test_result);
+	tcase_add_test(tc, test_replies);
+	tcase_add_loop_test(tc, test_reply_codes, 0, N(code_cases));
+	tcase_add_test(tc, test_reply_hostile_users);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
