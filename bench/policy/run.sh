@@ -10,7 +10,9 @@
 #   DURATION=5 WARMUP=1    seconds recorded / warm-up, per run
 #   CONNS="1 8 64"         connection counts
 #   IDLE=1000              idle connections for the RSS measurement
-#   SERVERS="mhpolicyd null postfwd postgrey mtpolicyd"
+#   SERVERS="mhpolicyd mh-nocache null postfwd postgrey mtpolicyd"
+#                          (mh-nocache: mhpolicyd with policyd.cache_size = 0,
+#                          every lookup a Redis round trip)
 #   INSTALL=1              apt-get install missing peers (0: skip them)
 #   MHPOLICYD, MHLIST      the binaries (default build/...)
 #   OUT=FILE               also write every run as one JSON line to FILE
@@ -23,7 +25,7 @@ DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-"1 8 64"}
 IDLE=${IDLE:-1000}
-SERVERS=${SERVERS:-"mhpolicyd null postfwd postgrey mtpolicyd"}
+SERVERS=${SERVERS:-"mhpolicyd mh-nocache null postfwd postgrey mtpolicyd"}
 INSTALL=${INSTALL:-1}
 CC=${CC:-gcc}
 MAXREQ=100000000		# -n bound of every run, on top of DURATION
@@ -67,12 +69,17 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 used_ports=" "
-free_port() {	# free_port VAR - set VAR to a loopback TCP port nobody listens on
+# below the ephemeral range (net.ipv4.ip_local_port_range, 32768.. on Debian):
+# a port chosen there can be taken meanwhile by one of the thousands of
+# client connections this script opens, and the server then cannot bind
+EPHEMERAL_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$EPHEMERAL_LOW" -gt 21024 ] 2>/dev/null || EPHEMERAL_LOW=32768
+free_port() {	# free_port VAR - set VAR to a loopback TCP port nobody uses
 	local p i
 	for i in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (EPHEMERAL_LOW - 20000)))
 		case $used_ports in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
 			used_ports="$used_ports$p "
 			printf -v "$1" '%s' "$p"
 			return 0
@@ -153,6 +160,11 @@ node = { hostnames = ["relay1.bench.example"]; };
 # nothing answers here: every DNS answer the run needs is pre-seeded in Redis
 dns = { servers = ["127.0.0.1@$dns_port"]; timeout = "1s"; };
 EOF
+# the same without the local cache: every lookup goes to Redis
+free_port mhn_port
+free_port mhn_sm_port
+sed -e "s/^policyd = .*/policyd = { listen = \"inet:127.0.0.1:$mhn_port\"; socketmap = \"inet:127.0.0.1:$mhn_sm_port\"; cache_size = \"0\"; };/" \
+	"$tmp/mhkit.conf" >"$tmp/mhkit-nocache.conf"
 mhl() { "$MHLIST" -c "$tmp/mhkit.conf" "$@" >/dev/null; }
 mhl domain add example.com --service relay --dest mx.example.com --userlist on --dnsbls "${ZONES// /,}"
 mhl users add example.com bob alice postmaster
@@ -250,6 +262,11 @@ start_server() {
 		"$MHPOLICYD" -c "$tmp/mhkit.conf" -f 2>"$tmp/mhpolicyd.log" &
 		srv_pid=$!
 		;;
+	mh-nocache)
+		srv_port=$mhn_port
+		"$MHPOLICYD" -c "$tmp/mhkit-nocache.conf" -f 2>"$tmp/mh-nocache.log" &
+		srv_pid=$!
+		;;
 	null)
 		"$tmp/null_policyd" "inet:127.0.0.1:$srv_port" &
 		srv_pid=$!
@@ -323,7 +340,7 @@ for name in $SERVERS; do
 	fi
 	for c in $CONNS; do
 		extra=()
-		[ "$name" = mhpolicyd ] || [ "$name" = null ] && extra=(-e DUNNO)
+		case $name in mhpolicyd | mh-nocache | null) extra=(-e DUNNO) ;; esac
 		if ! j=$(run_load "$name" "$c" "${extra[@]}" 2>"$tmp/loadgen.err"); then
 			echo "$name at $c connections: loadgen failed: $(cat "$tmp/loadgen.err")"
 			[ "$name" = mhpolicyd ] && findings+=("loadgen failed against mhpolicyd at $c connections: $(cat "$tmp/loadgen.err")")
@@ -339,6 +356,10 @@ for name in $SERVERS; do
 			"$(awk -v v="$p50" 'BEGIN{print v/1000}')" "$(awk -v v="$p99" 'BEGIN{print v/1000}')" \
 			"$(awk -v v="$p999" 'BEGIN{print v/1000}')" "$err" "$ans"
 		echo "$name $c $rps $p50 $p99 $p999 $err $ok $other" >>"$results"
+		if [ "$name" = mh-nocache ]; then
+			[ "$err" != 0 ] && findings+=("mh-nocache at $c connections: $err errors (first: $(jget first_error "$j"))")
+			[ "$other" != 0 ] && findings+=("mh-nocache at $c connections: $other answers other than DUNNO (first: $first)")
+		fi
 		if [ "$name" = mhpolicyd ]; then
 			if ! kill -0 "$srv_pid" 2>/dev/null; then
 				findings+=("mhpolicyd exited during the run at $c connections; log: $(tail -3 "$tmp/mhpolicyd.log")")
@@ -376,13 +397,16 @@ echo "== ratios (req/s)"
 for c in $CONNS; do
 	awk -v c="$c" '
 		$2 == c && $1 == "mhpolicyd" { mh = $3 }
+		$2 == c && $1 == "mh-nocache" { nc = $3 }
 		$2 == c && $1 == "null" { nul = $3 }
-		$2 == c && $1 != "mhpolicyd" && $1 != "null" && $3 > best { best = $3; who = $1 }
+		$2 == c && $1 != "mhpolicyd" && $1 != "mh-nocache" && $1 != "null" && $3 > best { best = $3; who = $1 }
 		END {
 			if (mh == "") exit
 			line = sprintf("%3d connections: mhpolicyd %.0f req/s", c, mh)
 			if (best > 0) line = line sprintf("; / best peer (%s, %.0f) = %.2f", who, best, mh / best)
 			if (nul > 0) line = line sprintf("; / null server (%.0f) = %.2f", nul, mh / nul)
+			if (nc > 0) line = line sprintf("; without the local cache %.0f req/s", nc)
+			if (nc > 0 && best > 0) line = line sprintf(" (%.2f x the best peer)", nc / best)
 			print line
 		}' "$results"
 done
