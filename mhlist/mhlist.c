@@ -58,7 +58,9 @@ static const struct mhlist_command {
 		"account set USER [--blocks N] [--enabled on|off]\n"
 		"account show USER\n"
 		"account list\n"
-		"account del USER\n"},
+		"account del USER\n"
+		"  show and list give today's use: used_today, left, resets_at (next 00:00 UTC\n"
+		"  by Redis's clock); limit = blocks x outbound.relays_per_block, 0 when disabled\n"},
 	{"check", cmd_check,
 		"check DOMAIN\n"
 		"  MX order against node.hostnames, the SPF record, the destination's banner\n"

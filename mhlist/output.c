@@ -8,7 +8,8 @@
  * from the commands themselves.
  *
  * Public functions: output_table_new, output_table_row,
- * output_table_print, output_json, output_json_strings.
+ * output_table_print, output_table_discard, output_json,
+ * output_json_strings.
  */
 #include "config.h"
 
@@ -77,6 +78,13 @@ output_table_print(struct output_table *t)
 				printf("%s\n", cell);
 		}
 	}
+	output_table_discard(t);
+}
+
+/* output_table_discard - free, print nothing */
+void
+output_table_discard(struct output_table *t)
+{
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
