@@ -7,8 +7,10 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 # Postfix comes unconfigured: tests run private instances of their own
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends \
+# wait (up to 10 min) for another apt or dpkg run instead of failing at once
+APT_WAIT="-o DPkg::Lock::Timeout=600"
+$SUDO apt-get $APT_WAIT update -q
+$SUDO apt-get $APT_WAIT install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libhiredis-dev libconfig-dev libevent-dev libc-ares-dev libmilter-dev \
 	libspf2-dev libjansson-dev check \
