@@ -742,13 +742,39 @@ done:
 
 /* --- accounts ---------------------------------------------------------------- */
 
+/*
+ * store_account_from_reply - the reply of HMGET KEY blocks enabled (async
+ * callers send that command themselves): NOTFOUND when blocks is not set
+ */
+enum store_result
+store_account_from_reply(const char *name, const redisReply *r, struct account *a)
+{
+	char	err[200];
+
+	a->blocks = 0;
+	a->enabled = 1;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return STORE_ERROR;
+	if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
+		return STORE_NOTFOUND;
+	if (a->name != name)
+		snprintf(a->name, sizeof(a->name), "%s", name);
+	if (account_parse_blocks(r->element[0]->str, &a->blocks, err, sizeof(err)) < 0) {
+		msg_warn("account %s: blocks: %s; treating as 0", name, err);
+		a->blocks = 0;
+	}
+	a->enabled = !(r->element[1]->type == REDIS_REPLY_STRING
+		       && strcmp(r->element[1]->str, "off") == 0);
+	return STORE_OK;
+}
+
 /* store_account_get - an account, or NOTFOUND */
 enum store_result
 store_account_get(struct store *st, const char *name, struct account *a)
 {
 	char	key[KEYS_MAX];
-	char	err[200];
 	redisReply *r;
+	enum store_result res;
 
 	keys_account_cfg(key, sizeof(key), name);
 	r = rconn_command(st->rc, "HMGET %s blocks enabled", key);
@@ -756,20 +782,9 @@ store_account_get(struct store *st, const char *name, struct account *a)
 	a->enabled = 1;
 	if (store_expect(st, r, REDIS_REPLY_ARRAY, "HMGET") < 0)
 		return STORE_ERROR;
-	if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
-		freeReplyObject(r);
-		return STORE_NOTFOUND;
-	}
-	if (a->name != name)
-		snprintf(a->name, sizeof(a->name), "%s", name);
-	if (account_parse_blocks(r->element[0]->str, &a->blocks, err, sizeof(err)) < 0) {
-		msg_warn("account %s: blocks: %s (in %s); treating as 0", name, err, key);
-		a->blocks = 0;
-	}
-	a->enabled = !(r->element[1]->type == REDIS_REPLY_STRING
-		       && strcmp(r->element[1]->str, "off") == 0);
+	res = store_account_from_reply(name, r, a);
 	freeReplyObject(r);
-	return STORE_OK;
+	return res;
 }
 
 /* store_account_put - create (HSETNX claims the name) or update */

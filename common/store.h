@@ -95,6 +95,8 @@ enum store_result store_senderlist_hits(struct store *, const char *domain,
 					struct senderlist_hits *);
 
 /* accounts */
+/* store_account_from_reply - parse the reply of HMGET mh:{acct:NAME}:cfg blocks enabled (async callers) */
+enum store_result store_account_from_reply(const char *name, const redisReply *, struct account *);
 enum store_result store_account_get(struct store *, const char *name, struct account *);
 enum store_result store_account_put(struct store *, const struct account *, int create, int *exists);
 enum store_result store_account_delete(struct store *, const char *name);

@@ -15,6 +15,7 @@
  *
  * What is copied, under which Redis key and field:
  *   mh:{D}:cfg   ""                 struct domain (OK), or nothing (NOTFOUND)
+ *   mh:{acct:U}:cfg ""              struct account (OK), or nothing (NOTFOUND)
  *   mh:{D}:mx    ""                 the GET value, expiring with the key (PTTL)
  *   mh:{dnsbl:…} ""                 the same
  *   mh:{D}:users LOCAL              1 byte: member or not
@@ -24,7 +25,7 @@
  * change, so this should only cost a re-read a minute per key).
  *
  * Public functions: lcache_start, lcache_reload, lcache_end, lcache_want, lcache_release,
- * lcache_domain_get/put, lcache_string_get/put, lcache_flag_get/put.
+ * lcache_domain_get/put, lcache_account_get/put, lcache_string_get/put, lcache_flag_get/put.
  */
 #include "config.h"
 
@@ -40,6 +41,12 @@
 struct lcache_domain {
 	enum store_result res;
 	struct domain d;
+};
+
+/* what an account copy holds */
+struct lcache_account {
+	enum store_result res;
+	struct account a;
 };
 
 /* lcache_now - milliseconds, monotonic, cheap */
@@ -143,6 +150,37 @@ lcache_domain_put(struct policyd *pd, const struct rcache_ticket *t, enum store_
 	v.res = res;
 	if (res == STORE_OK)
 		memcpy(&v.d, d, sizeof(*d));
+	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), lcache_now() + LCACHE_MAX_AGE_MS);
+}
+
+/* lcache_account_get - an account's settings */
+int
+lcache_account_get(struct policyd *pd, const char *key, enum store_result *res, struct account *a)
+{
+	const struct lcache_account *v;
+	size_t	len;
+
+	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &len, lcache_now())) == NULL
+	    || len != sizeof(*v))
+		return 0;
+	*res = v->res;
+	if (v->res == STORE_OK)
+		memcpy(a, &v->a, sizeof(*a));
+	return 1;
+}
+
+void
+lcache_account_put(struct policyd *pd, const struct rcache_ticket *t, enum store_result res,
+		   const struct account *a)
+{
+	struct lcache_account v;
+
+	if (t->node == NULL || (res != STORE_OK && res != STORE_NOTFOUND))
+		return;
+	memset(&v, 0, sizeof(v));
+	v.res = res;
+	if (res == STORE_OK)
+		memcpy(&v.a, a, sizeof(*a));
 	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), lcache_now() + LCACHE_MAX_AGE_MS);
 }
 

@@ -7,6 +7,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "account.h"
 #include "domain.h"
 #include "rcache.h"
 #include "store.h"
@@ -39,6 +40,16 @@ void	lcache_release(struct policyd *, struct rcache_ticket *);
 int	lcache_domain_get(struct policyd *, const char *key, enum store_result *res, struct domain *d);
 /* lcache_domain_put - keep OK and NOTFOUND answers */
 void	lcache_domain_put(struct policyd *, const struct rcache_ticket *, enum store_result, const struct domain *);
+
+/*
+ * an account's settings (HMGET mh:{acct:U}:cfg blocks enabled): 1 with
+ * *res (OK: *a filled, or NOTFOUND) on a hit
+ */
+int	lcache_account_get(struct policyd *, const char *key, enum store_result *res,
+			   struct account *a);
+/* lcache_account_put - keep OK and NOTFOUND answers */
+void	lcache_account_put(struct policyd *, const struct rcache_ticket *, enum store_result,
+			   const struct account *);
 
 /*
  * a string (GET): 1 on a hit, with the value copied to buf (*found 0: the

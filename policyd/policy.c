@@ -9,8 +9,9 @@
  * or, for what is not there, fetched in one pipelined round trip
  * (policy_prefetch); then, as the decision asks: the MX set from DNS on a
  * cache miss (lookup.c), and the domain's DNSBL zones (Redis cache, else
- * DNS, all zones at once). Other requests (other protocol states,
- * outbound) get DUNNO at once. A job whose connection goes away keeps
+ * DNS, all zones at once). Requests with policy_context=outbound go to
+ * outbound.c (relay counting); other requests (other protocol states)
+ * get DUNNO at once. A job whose connection goes away keeps
  * running to its end (its callbacks still point at it) and drops its
  * answer.
  *
@@ -727,9 +728,13 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 			 conn_peer(conn), request ? request : "none");
 		goto dunno;
 	}
-	/* outbound counting and non-RCPT stages belong to other steps */
-	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt == NULL
-	    || (context && strcmp(context, "outbound") == 0))
+	/* outbound counting is outbound.c's; other stages have nothing to decide */
+	if (context && strcmp(context, "outbound") == 0) {
+		if (outbound_handle(pd, conn, p) == 0)
+			return;
+		goto dunno;
+	}
+	if (state == NULL || strcmp(state, "RCPT") != 0 || rcpt == NULL)
 		goto dunno;
 
 	job = policy_job_alloc();

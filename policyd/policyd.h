@@ -73,6 +73,27 @@ void	policy_conn_gone(void *job);
 void	socketmap_conn_gone(void *job);
 void	conn_set_job(struct conn *, void *job, void (*gone)(void *));
 
+/*
+ * outbound.c: requests with policy_context=outbound (RCPT and
+ * END-OF-MESSAGE); 0 when it took the request, -1 when it is not one it
+ * decides (the caller answers DUNNO).
+ */
+int	outbound_handle(struct policyd *, struct conn *, const struct policy_parser *);
+void	outbound_conn_gone(void *job);
+
+/*
+ * What a policy connection remembers of the SMTP transaction its requests
+ * come from (outbound.c): Postfix's smtpd keeps one connection to a policy
+ * service and names each transaction with the `instance` attribute (new
+ * at every MAIL FROM). Zero when the connection opens.
+ */
+#define CONN_INSTANCE_MAX	64	/* bytes of an instance; Postfix's "%x.%lx.%lx.%x" is at most 51 */
+struct conn_txn {
+	char	instance[CONN_INSTANCE_MAX + 1];
+	unsigned accepted;		/* recipients answered DUNNO in it */
+};
+struct conn_txn *conn_txn(struct conn *);
+
 /* lookup.c: asynchronous lookups shared by the policy and socketmap jobs */
 typedef void lookup_domain_cb(enum store_result, const struct domain *, void *arg);
 typedef void lookup_mx_cb(int dns_ok, const struct mx_set *, void *arg);

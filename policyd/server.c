@@ -55,7 +55,7 @@
  * with -vv connections, disconnections and state changes.
  *
  * Public functions: server_listen, server_stop_listening, server_drain,
- * conn_reply, conn_close_after_reply, conn_peer, conn_set_job.
+ * conn_reply, conn_close_after_reply, conn_peer, conn_set_job, conn_txn.
  */
 #include "config.h"
 
@@ -127,6 +127,7 @@ struct conn {
 	struct socketmap_parser *sp;
 	void   *job;			/* the request being decided */
 	void	(*job_gone) (void *);
+	struct conn_txn txn;		/* outbound.c's count of the transaction */
 	struct conn *prev, *next;	/* pd->conns */
 };
 
@@ -195,6 +196,13 @@ conn_free(struct conn *c)
 		c->dead = 1;
 	else
 		conn_close(c);
+}
+
+/* conn_txn - what outbound.c keeps about the connection's SMTP transaction */
+struct conn_txn *
+conn_txn(struct conn *c)
+{
+	return &c->txn;
 }
 
 /* conn_set_job - the job now deciding for this connection */

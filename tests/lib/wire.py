@@ -10,6 +10,12 @@
       server closed meanwhile.
   wire.py policy HOST PORT RECIPIENT [CLIENT] [SENDER]
       one RCPT request, prints the action and the latency in ms.
+  wire.py exchange HOST PORT [FILE]
+      policy requests from FILE (default stdin: attribute lines, each
+      request ended by an empty line), sent one at a time on one
+      connection, each after the answer to the one before; prints each
+      answer's action line, or "closed" (the server closed instead of
+      answering) or "timeout" (no answer in 5 s) and stops there.
 Bounded: every wait has a timeout; nothing leaves loopback.
 """
 import socket
@@ -110,5 +116,39 @@ def cmd_policy(args):
     print("%.1f" % ms)
 
 
+def cmd_exchange(args):
+    host, port = args[0], args[1]
+    if len(args) > 2 and args[2] != "-":
+        data = open(args[2], "rb").read()
+    else:
+        data = sys.stdin.buffer.read()
+    reqs = [r.strip(b"\n") + b"\n\n" for r in data.split(b"\n\n") if r.strip(b"\n")]
+    s = connect(host, port, 5)
+    buf = b""
+    for req in reqs:
+        try:
+            s.sendall(req)
+        except (BrokenPipeError, ConnectionResetError):
+            print("closed")
+            return
+        while b"\n\n" not in buf:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                print("timeout")
+                return
+            except ConnectionResetError:
+                b = b""
+            if not b:
+                print("closed")
+                return
+            buf += b
+        reply, buf = buf.split(b"\n\n", 1)
+        print(reply.decode(errors="replace"))
+        sys.stdout.flush()
+    s.close()
+
+
 if __name__ == "__main__":
-    {"send": cmd_send, "idle": cmd_idle, "policy": cmd_policy}[sys.argv[1]](sys.argv[2:])
+    {"send": cmd_send, "idle": cmd_idle, "policy": cmd_policy,
+     "exchange": cmd_exchange}[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,300 @@
+#!/bin/bash
+# test_policyd_outbound.sh - outbound relay counting in mhpolicyd, at the
+# protocol level: policy_context=outbound requests as Postfix sends them
+# at RCPT and END-OF-MESSAGE (wire.py, no Postfix), against real Redis.
+# Asserts the exact action= lines and the counter mh:{acct:USER}:used:DAY
+# (DAY from Redis's TIME): the 150th relay of one block accepted and the
+# 151st refused; a 12 MB message to 3 recipients counts 6; a recipient
+# that would not fit refused at RCPT; the 101st recipient; over 50 MB;
+# unknown and disabled accounts; the same END-OF-MESSAGE twice counted
+# once; bad input; Redis stopped, frozen and back (nothing counted twice);
+# NOSCRIPT; account changes seen at the next request; SIGHUP.
+here=$(cd "$(dirname "$0")" && pwd)
+TESTS_LIB=${TESTS_LIB:-$here/../lib}
+. "$TESTS_LIB/common.sh"
+. "$TESTS_LIB/redis.sh"
+need_cmd /usr/bin/python3
+
+POLICYD=${MHPOLICYD:?}
+MHLIST=${MHLIST:?}
+WIRE="/usr/bin/python3 $TESTS_LIB/wire.py"
+MB=1048576
+OVER="action=452 4.7.1 Daily relay limit of 150 reached for"
+DEFER="action=451 4.3.0 Temporary lookup failure"
+BADREQ="action=451 4.3.5 Server configuration problem"
+
+# the counter must survive a restart of Redis: append-only file in its dir
+redis_start --appendonly yes
+PPORT=$(free_port)
+SPORT=$(free_port)
+DEAD_DNS=$(free_port)
+CONF=$TMP/mhkit.conf
+write_conf() {	# write_conf EXTRA-TOP-LEVEL-SETTINGS
+	mhkit_conf_write "$CONF" --redis 'timeout = "500ms";' "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\"; $1 };
+node = { hostnames = [\"relay1.mhkit.test\"]; };
+dns = { servers = [\"127.0.0.1@$DEAD_DNS\"]; timeout = \"500ms\"; };
+${2:-}"
+}
+write_conf ""
+for u in alice bob dave eve frank; do
+	"$MHLIST" -c "$CONF" account add "$u" --blocks 1 >/dev/null || hard_error "mhlist account add $u"
+done
+"$MHLIST" -c "$CONF" account add carol --blocks 1 --enabled off >/dev/null || hard_error "mhlist account add carol"
+
+start_bg mhpolicyd "$POLICYD" -c "$CONF" -f
+PID=$BG_PID
+wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did not start"
+
+# req STATE ATTR=VALUE... - one outbound policy request, as Postfix sends it
+req() {
+	local state=$1 a
+	shift
+	printf 'request=smtpd_access_policy\nprotocol_state=%s\nprotocol_name=ESMTP\npolicy_context=outbound\nclient_address=192.0.2.7\nclient_name=client.test\nhelo_name=client.test\nsender=a@sender.test\n' "$state"
+	for a in "$@"; do printf '%s\n' "$a"; done
+	printf '\n'
+}
+# rcpt USER ID N SIZE - the Nth RCPT of transaction ID (instance i.ID), announced SIZE
+rcpt() {
+	req RCPT "sasl_username=$1" "instance=i.$2" "queue_id=" "recipient=r$3@dest.test" "recipient_count=0" "size=$4"
+}
+# eom USER ID N SIZE - END-OF-MESSAGE of transaction ID: queue ID Q+ID, N recipients, SIZE
+eom() {
+	req END-OF-MESSAGE "sasl_username=$1" "instance=i.$2" "queue_id=Q$2" "recipient=" "recipient_count=$3" "size=$4"
+}
+# message USER ID N SIZE - a whole transaction: N RCPTs and END-OF-MESSAGE
+message() {
+	local i
+	for ((i = 1; i <= $3; i++)); do rcpt "$1" "$2" "$i" "$4"; done
+	eom "$@"
+}
+ex() {	# ex - the requests on stdin, on one connection; the answers on stdout
+	$WIRE exchange 127.0.0.1 "$PPORT"
+}
+day() {
+	local t
+	t=$(redis_cli redis TIME | head -n 1)
+	echo $((t / 86400))
+}
+used() {	# used USER - today's counter (0 when there is none)
+	local v
+	v=$(redis_cli redis GET "mh:{acct:$1}:used:$(day)")
+	echo "${v:-0}"
+}
+answers() {	# answers NAME EXPECTED-LINES - T_OUT is exactly these lines
+	assert_eq "$2" "$T_OUT" "$1"
+}
+dunnos() {	# dunnos N - N lines of action=DUNNO
+	local i
+	for ((i = 0; i < $1; i++)); do echo "action=DUNNO"; done
+}
+served() {	# served NAME - a normal request still gets its answer
+	run ex < <(rcpt frank "served$RANDOM" 1 100)
+	answers "$1: others still served" "action=DUNNO"
+}
+
+# --- stages that are not counted ------------------------------------------------------
+run ex < <(req CONNECT sasl_username=alice; req MAIL sasl_username=alice instance=i.x size=10; req DATA sasl_username=alice instance=i.x recipient_count=1; req VRFY)
+answers "CONNECT, MAIL, DATA, VRFY with policy_context=outbound: DUNNO" "$(dunnos 4)"
+
+# --- one block: 150 relays, the 151st refused -------------------------------------------
+run ex < <(rcpt alice alice1 1 1000)
+answers "RCPT, 1 recipient, size 1000: DUNNO" "action=DUNNO"
+assert_eq 0 "$(used alice)" "RCPT counts nothing"
+run ex < <(eom alice alice1 1 1000)
+answers "END-OF-MESSAGE: DUNNO" "action=DUNNO"
+assert_eq 1 "$(used alice)" "END-OF-MESSAGE counted 1"
+ttl=$(redis_cli redis TTL "mh:{acct:alice}:used:$(day)")
+check "the counter expires within 2 days ($ttl s)" test "$ttl" -gt 86400 -a "$ttl" -le 172800
+run ex < <(for ((i = 2; i <= 149; i++)); do message alice "alice$i" 1 1000; done)
+answers "messages 2 to 149: every RCPT and END-OF-MESSAGE DUNNO" "$(dunnos 296)"
+assert_eq 149 "$(used alice)" "149 relays counted"
+run ex < <(message alice alice150 1 1000)
+answers "the 150th relay: accepted" "$(dunnos 2)"
+assert_eq 150 "$(used alice)" "150 relays counted"
+run ex < <(rcpt alice alice151 1 1000)
+answers "the 151st relay: refused at RCPT, exact text" "$OVER alice; resets at 00:00 UTC"
+run ex < <(eom alice alice151 1 1000)
+answers "the 151st relay: refused at END-OF-MESSAGE (the atomic step)" "$OVER alice; resets at 00:00 UTC"
+assert_eq 150 "$(used alice)" "the counter stays at 150"
+assert_eq 0 "$(redis_cli redis EXISTS 'mh:{acct:alice}:msg:Qalice151')" "a refused message is not recorded"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "NOQUEUE: defer: RCPT from client.test[192.0.2.7]: 452 4.7.1 Daily relay limit of 150 reached for alice; resets at 00:00 UTC; from=<a@sender.test> to=<r1@dest.test> proto=ESMTP helo=<client.test> sasl_username=alice" "RCPT refusal (4xx) logged in Postfix's style as a defer, as the relay path does"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "Qalice151: defer: END-OF-MESSAGE from client.test[192.0.2.7]: 452 4.7.1 Daily relay limit of 150 reached for alice; resets at 00:00 UTC; from=<a@sender.test> proto=ESMTP helo=<client.test> sasl_username=alice" "END-OF-MESSAGE refusal logged, queue ID first"
+run ex < <(eom alice alice77 1 1000)
+answers "an END-OF-MESSAGE counted before, sent again (Postfix retrying): DUNNO" "action=DUNNO"
+assert_eq 150 "$(used alice)" "...and not counted again"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "Qalice77: outbound: sasl_username=alice: already counted (1 relays)" "already counted: logged"
+
+# account changes apply at the next request (local copies are invalidated)
+"$MHLIST" -c "$CONF" account set alice --blocks 2 >/dev/null
+run ex < <(message alice alice151 1 1000)
+answers "after account set --blocks 2: the 151st accepted at once" "$(dunnos 2)"
+assert_eq 151 "$(used alice)" "151 relays counted"
+"$MHLIST" -c "$CONF" account set alice --enabled off >/dev/null
+run ex < <(rcpt alice alice152 1 1000; eom alice alice152 1 1000)
+answers "after account set --enabled off: no outbound service" "action=554 5.7.1 <alice>: no outbound service
+action=554 5.7.1 <alice>: no outbound service"
+assert_eq 151 "$(used alice)" "a disabled account counts nothing"
+
+# --- sizes and multipliers ---------------------------------------------------------------
+S12=$((12 * MB))
+run ex < <(message bob bob1 3 "$S12")
+answers "12 MB to 3 recipients: accepted" "$(dunnos 4)"
+assert_eq 6 "$(used bob)" "12 MB to 3 recipients counts 6"
+run ex < <(eom bob bob1 3 "$S12")
+answers "the same END-OF-MESSAGE twice: DUNNO" "action=DUNNO"
+assert_eq 6 "$(used bob)" "the same END-OF-MESSAGE twice: counted once"
+# 144 left; 49 MB counts x5: 28 recipients are 140, the 29th would make 145
+S49=$((49 * MB))
+run ex < <(for ((i = 1; i <= 29; i++)); do rcpt bob bob2 "$i" "$S49"; done)
+answers "49 MB (x5), 144 left: 28 recipients accepted, the 29th refused at RCPT" "$(dunnos 28)
+$OVER bob; resets at 00:00 UTC"
+assert_eq 6 "$(used bob)" "RCPT refusals count nothing"
+run ex < <(eom bob bob2 28 "$S49")
+answers "its END-OF-MESSAGE, 28 recipients: accepted" "action=DUNNO"
+assert_eq 146 "$(used bob)" "28 x 5 = 140 more counted"
+run ex < <(rcpt bob bob3 1 $((50 * MB)))
+answers "exactly 50 MB counts 6, 4 left: refused at RCPT" "$OVER bob; resets at 00:00 UTC"
+run ex < <(rcpt bob bob4 1 $((10 * MB - 1)); rcpt bob bob4 2 $((10 * MB - 1)); rcpt bob bob4 3 $((10 * MB - 1)); rcpt bob bob4 4 $((10 * MB - 1)); rcpt bob bob4 5 $((10 * MB - 1)))
+answers "10 MB - 1 counts 1, 4 left: 4 recipients, the 5th refused" "$(dunnos 4)
+$OVER bob; resets at 00:00 UTC"
+run ex < <(rcpt bob bob5 1 $((50 * MB + 1)); eom bob bob5 1 $((50 * MB + 1)))
+answers "50 MB + 1: 552 at RCPT and at END-OF-MESSAGE" "action=552 5.3.4 Message size exceeds fixed limit
+action=552 5.3.4 Message size exceeds fixed limit"
+run ex < <(eom bob bob6 3 $((10 * MB)))
+answers "an END-OF-MESSAGE whose real size counts more than RCPT saw: refused whole" "$OVER bob; resets at 00:00 UTC"
+assert_eq 146 "$(used bob)" "...and nothing counted"
+
+# --- recipients per transaction ------------------------------------------------------------
+run ex < <(for ((i = 1; i <= 101; i++)); do rcpt dave dave1 "$i" 100; done; rcpt dave dave1 102 100; rcpt dave dave2 1 100)
+answers "101 recipients: 100 accepted, the 101st and 102nd 452 4.5.3; a new transaction (instance) starts again" "$(dunnos 100)
+action=452 4.5.3 Error: too many recipients
+action=452 4.5.3 Error: too many recipients
+action=DUNNO"
+run ex < <(rcpt dave dave3 1 100; rcpt dave dave3 2 100)
+answers "a new connection: counted from 0" "$(dunnos 2)"
+run ex < <(eom dave dave1 100 100)
+answers "END-OF-MESSAGE of the 100 recipients: accepted" "action=DUNNO"
+assert_eq 100 "$(used dave)" "100 relays counted"
+run ex < <(for ((i = 1; i <= 51; i++)); do rcpt dave dave4 "$i" 100; done)
+answers "50 left: the 51st recipient of a transaction refused" "$(dunnos 50)
+action=452 4.7.1 Daily relay limit of 150 reached for dave; resets at 00:00 UTC"
+
+# --- accounts ---------------------------------------------------------------------------------
+run ex < <(rcpt nobody n1 1 100; eom nobody n1 1 100)
+answers "unknown account: no outbound service" "action=554 5.7.1 <nobody>: no outbound service
+action=554 5.7.1 <nobody>: no outbound service"
+run ex < <(rcpt carol c1 1 100; eom carol c1 1 100)
+answers "disabled account: no outbound service" "action=554 5.7.1 <carol>: no outbound service
+action=554 5.7.1 <carol>: no outbound service"
+assert_eq 0 "$(used carol)" "a disabled account counts nothing"
+
+# --- bad input ----------------------------------------------------------------------------------
+run ex < <(req RCPT instance=i.b1 recipient=r@dest.test size=100; req END-OF-MESSAGE instance=i.b1 queue_id=Qb1 recipient_count=1 size=100)
+answers "sasl_username missing" "action=554 5.7.1 <>: no outbound service
+action=554 5.7.1 <>: no outbound service"
+run ex < <(req RCPT sasl_username= instance=i.b2 recipient=r@dest.test size=100)
+answers "sasl_username empty" "action=554 5.7.1 <>: no outbound service"
+run ex < <(req RCPT "sasl_username=frank smith" instance=i.b3 recipient=r@dest.test size=100)
+answers "sasl_username with a space" "action=554 5.7.1 <frank smith>: no outbound service"
+run ex < <(req RCPT "sasl_username={frank}" instance=i.b3 recipient=r@dest.test size=100)
+answers "sasl_username with braces" "action=554 5.7.1 <{frank}>: no outbound service"
+long=$(printf 'a%.0s' $(seq 4000))
+run ex < <(req RCPT "sasl_username=$long" instance=i.b4 recipient=r@dest.test size=100)
+answers "sasl_username of 4,000 bytes: refused, the name cut at 255 bytes" "action=554 5.7.1 <${long:0:252}...>: no outbound service"
+long=$(printf 'a%.0s' $(seq 10240))
+run $WIRE send 127.0.0.1 "$PPORT" "$(req RCPT "sasl_username=$long" instance=i.b5 size=100)" --timeout 1
+assert_eq $'b\'\'\nclosed' "$T_OUT" "sasl_username of 10 KB: past the 4,096-byte line bound, closed without an answer"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "longer than 4096 bytes" "the long line logged"
+run $WIRE send 127.0.0.1 "$PPORT" 'request=smtpd_access_policy\nprotocol_state=RCPT\npolicy_context=outbound\nsasl_username=fr\x00ank\ninstance=i.b6\n\n' --timeout 1
+assert_eq $'b\'\'\nclosed' "$T_OUT" "sasl_username with a NUL: closed without an answer"
+served "after the closed connections"
+
+# the announced size at RCPT is a forecast: unreadable counts as 0, END-OF-MESSAGE judges
+run ex < <(req RCPT sasl_username=frank instance=i.f1 recipient=r1@dest.test; rcpt frank f1 2 -5; rcpt frank f1 3 abc; rcpt frank f1 4 "")
+answers "RCPT size missing, negative, non-numeric, empty: DUNNO" "$(dunnos 4)"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "warning: NOQUEUE: outbound: RCPT from client.test[192.0.2.7]: size is not a number; taken as 0; sasl_username=frank" "unreadable size at RCPT: warned"
+run ex < <(rcpt frank f2 1 99999999999999999999)
+answers "RCPT size of 20 digits: over the limit" "action=552 5.3.4 Message size exceeds fixed limit"
+before=$(used frank)
+run ex < <(req END-OF-MESSAGE sasl_username=frank instance=i.f3 queue_id=Qf3 recipient_count=1
+	eom frank f4 1 -5
+	eom frank f5 1 abc
+	eom frank f6 1 ""
+	eom frank f7 1 99999999999999999999
+	req END-OF-MESSAGE sasl_username=frank instance=i.f8 queue_id=Qf8 size=100
+	eom frank f9 0 100
+	eom frank f10 1x 100
+	eom frank f11 99999999999999999999 100
+	req END-OF-MESSAGE sasl_username=frank instance=i.f12 recipient_count=1 size=100
+	req END-OF-MESSAGE sasl_username=frank instance=i.f13 queue_id=Q-13 recipient_count=1 size=100)
+answers "END-OF-MESSAGE: size missing, negative, non-numeric, empty; 20 digits; recipient_count absent, 0, not a number, 20 digits; queue_id absent, not letters and digits" "$BADREQ
+$BADREQ
+$BADREQ
+$BADREQ
+action=552 5.3.4 Message size exceeds fixed limit
+$BADREQ
+$BADREQ
+$BADREQ
+$BADREQ
+$BADREQ
+$BADREQ"
+assert_eq "$before" "$(used frank)" "bad END-OF-MESSAGE requests count nothing"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "warning: Qf8: outbound: END-OF-MESSAGE from client.test[192.0.2.7]: no recipient_count (or not a number above 0); sasl_username=frank" "missing recipient_count: warned"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "Qf8: defer: END-OF-MESSAGE from client.test[192.0.2.7]: 451 4.3.5 Server configuration problem" "...and the defer logged"
+run ex < <(req RCPT sasl_username=frank recipient=r@dest.test size=100)
+answers "RCPT without instance: cannot count recipients, deferred" "$BADREQ"
+
+# --- NOSCRIPT: Redis lost its script cache -------------------------------------------------------
+redis_cli redis SCRIPT FLUSH >/dev/null
+before=$(used frank)
+run ex < <(message frank f20 2 100)
+answers "after SCRIPT FLUSH: CHECK and COMMIT sent again as EVAL, answered" "$(dunnos 3)"
+assert_eq $((before + 2)) "$(used frank)" "after SCRIPT FLUSH: counted"
+
+# --- Redis down -------------------------------------------------------------------------------------
+run ex < <(message eve eve1 1 100)
+answers "eve: one message" "$(dunnos 2)"
+redis_stop
+run ex < <(rcpt eve eve2 1 100; eom eve eve2 1 100)
+answers "Redis stopped: RCPT and END-OF-MESSAGE deferred (on_backend_error = defer)" "$DEFER
+$DEFER"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "Qeve2: defer: END-OF-MESSAGE from client.test[192.0.2.7]: 451 4.3.0 Temporary lookup failure" "the defer logged"
+redis_restart
+wait_until 10 bash -c "$WIRE exchange 127.0.0.1 $PPORT < <(printf 'request=smtpd_access_policy\nprotocol_state=RCPT\npolicy_context=outbound\nsasl_username=eve\ninstance=i.w\nsize=1\n\n') | grep -qx action=DUNNO" ||
+	fail "mhpolicyd did not reconnect to Redis"
+assert_eq 1 "$(used eve)" "Redis back: the counter kept (1)"
+run ex < <(eom eve eve2 1 100; eom eve eve2 1 100; message eve eve3 2 100)
+answers "Redis back: the deferred message sent again, twice, and another: accepted" "$(dunnos 5)"
+assert_eq 4 "$(used eve)" "Redis back: counts resume, the deferred message counted once (1 + 1 + 2)"
+
+# Redis frozen while COMMIT is in flight: the reply is lost (timeout), Redis
+# may still run it when it wakes; the same request again must not count twice
+before=$(used eve)
+kill -STOP "$(redis_pid)"
+run ex < <(eom eve eve4 3 100)
+kill -CONT "$(redis_pid)"
+answers "Redis frozen during COMMIT: deferred after redis.timeout" "$DEFER"
+wait_until 10 bash -c "$WIRE exchange 127.0.0.1 $PPORT < <(printf 'request=smtpd_access_policy\nprotocol_state=RCPT\npolicy_context=outbound\nsasl_username=eve\ninstance=i.w2\nsize=1\n\n') | grep -qx action=DUNNO" ||
+	fail "mhpolicyd did not reconnect after the freeze"
+echo "# after the freeze, before the retry: counter $(used eve) (was $before; COMMIT $( [ "$(used eve)" = "$before" ] && echo 'not run' || echo 'run when Redis woke'))"
+run ex < <(eom eve eve4 3 100)
+answers "the same END-OF-MESSAGE after the freeze: accepted" "action=DUNNO"
+assert_eq $((before + 3)) "$(used eve)" "the message of the lost reply counted exactly once"
+
+# --- SIGHUP: on_backend_error = dunno, quota_reply 5xx ------------------------------------------------
+write_conf 'on_backend_error = "dunno";' 'outbound = { quota_reply = "550 5.7.1"; };'
+kill -HUP "$PID"
+wait_until 5 grep -q "reloaded" "$TMP/mhpolicyd.log" || fail "no reload"
+run ex < <(rcpt bob bob7 1 $((50 * MB)))
+answers "quota_reply = 550 5.7.1: the refusal with that code" "action=550 5.7.1 Daily relay limit of 150 reached for bob; resets at 00:00 UTC"
+redis_stop
+run ex < <(rcpt eve eve5 1 100; eom eve eve5 1 100)
+answers "Redis stopped, on_backend_error = dunno: DUNNO" "$(dunnos 2)"
+redis_restart
+check "mhpolicyd never died" pid_alive "$PID"
+stop_pid "$PID" TERM
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "stopped:" "SIGTERM: clean exit"
+assert_not_contains "$(cat "$TMP/mhpolicyd.log")" "panic" "no panic logged"
+assert_not_contains "$(cat "$TMP/mhpolicyd.log")" "Sanitizer" "no sanitizer report (with --enable-sanitizers)"
+assert_not_contains "$(cat "$TMP/mhpolicyd.log")" "runtime error" "no undefined behaviour reported"
+done_testing
