@@ -368,6 +368,28 @@ policy_take(struct policy_parser *p, unsigned char c)
 	return policy_store(p, (char) c);
 }
 
+/* policy_run_cap - how many of avail bytes the line and request budgets leave */
+static size_t
+policy_run_cap(const struct policy_parser *p, size_t avail)
+{
+	if (avail > (size_t) POLICY_LINE_MAX - p->line_bytes)
+		avail = (size_t) POLICY_LINE_MAX - p->line_bytes;
+	if (avail > (size_t) POLICY_REQUEST_MAX - p->request_bytes)
+		avail = (size_t) POLICY_REQUEST_MAX - p->request_bytes;
+	return avail;
+}
+
+/* policy_take_run - n plain bytes of a name or value, checked by the caller, in one append */
+static int
+policy_take_run(struct policy_parser *p, const char *data, size_t n)
+{
+	if (sbuf_append(&p->buf, data, n) < 0)
+		return policy_parser_fail(p, "request longer than %d bytes", POLICY_REQUEST_MAX);
+	p->line_bytes += n;
+	p->request_bytes += n;
+	return 0;
+}
+
 /* policy_result - the parser state as the caller sees it */
 static enum policy_parse_result
 policy_result(const struct policy_parser *p)
@@ -402,21 +424,13 @@ policy_parser_feed(struct policy_parser *p, const char *data, size_t len, size_t
 			 * policy_take as before, so every check and error is the same.
 			 */
 			if (p->state == POLICY_STATE_VALUE && !p->cr_pending) {
-				size_t	cap = len - i, n = 0;
+				size_t	cap = policy_run_cap(p, len - i), n = 0;
 
-				if (cap > (size_t) POLICY_LINE_MAX - p->line_bytes)
-					cap = (size_t) POLICY_LINE_MAX - p->line_bytes;
-				if (cap > (size_t) POLICY_REQUEST_MAX - p->request_bytes)
-					cap = (size_t) POLICY_REQUEST_MAX - p->request_bytes;
 				while (n < cap && data[i + n] != '\n' && data[i + n] != '\r' && data[i + n] != '\0')
 					n++;
 				if (n > 0) {
-					if (sbuf_append(&p->buf, data + i, n) < 0) {
-						policy_parser_fail(p, "request longer than %d bytes", POLICY_REQUEST_MAX);
+					if (policy_take_run(p, data + i, n) < 0)
 						break;
-					}
-					p->line_bytes += n;
-					p->request_bytes += n;
 					i += n;
 					continue;
 				}
@@ -427,23 +441,15 @@ policy_parser_feed(struct policy_parser *p, const char *data, size_t len, size_t
 			 * other byte, within the name, line and request budgets.
 			 */
 			if (p->state == POLICY_STATE_NAME && !p->cr_pending && p->line_bytes > 0) {
-				size_t	cap = len - i, n = 0, used = p->buf.len - p->name_start;
+				size_t	cap = policy_run_cap(p, len - i), n = 0, used = p->buf.len - p->name_start;
 
 				if (cap > (size_t) POLICY_NAME_MAX - used)
 					cap = (size_t) POLICY_NAME_MAX - used;
-				if (cap > (size_t) POLICY_LINE_MAX - p->line_bytes)
-					cap = (size_t) POLICY_LINE_MAX - p->line_bytes;
-				if (cap > (size_t) POLICY_REQUEST_MAX - p->request_bytes)
-					cap = (size_t) POLICY_REQUEST_MAX - p->request_bytes;
 				while (n < cap && policy_is_name_byte((unsigned char) data[i + n]))
 					n++;
 				if (n > 0) {
-					if (sbuf_append(&p->buf, data + i, n) < 0) {
-						policy_parser_fail(p, "request longer than %d bytes", POLICY_REQUEST_MAX);
+					if (policy_take_run(p, data + i, n) < 0)
 						break;
-					}
-					p->line_bytes += n;
-					p->request_bytes += n;
 					i += n;
 					continue;
 				}
