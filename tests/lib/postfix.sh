@@ -20,6 +20,15 @@
 # set 'default_transport = smtp' and 'relay_transport = relay' to route by
 # MX (inside tests/lib/isolate.sh, with tests/lib/dns.sh answering).
 #
+# --role ROLE starts an instance from contrib/postfix/ROLE.main.cf and
+# ROLE.master.cf as an admin would paste them: each production port of the
+# master.cf fragment (25, 2525, 465, ...) gets a free loopback port
+# (postfix_port NAME 465), /etc/postfix/ becomes the instance's etc/, a
+# test certificate is made (make-test-cert.sh) when the role has TLS, and a
+# Cyrus SASL config (contrib/postfix/sasl/smtpd.conf) with a sasldb in
+# etc/sasl/ when it has SASL (users: postfix_sasl_user).  --subst 'OLD=NEW'
+# changes other strings, e.g. the policy service's inet:127.0.0.1:10027.
+#
 # The master must start as root (Postfix's rule): as another user the test
 # is skipped (77), as it is when Postfix is not installed.
 
@@ -29,6 +38,8 @@ getent passwd postfix >/dev/null && getent group postdrop >/dev/null ||
 	skip_all "postfix.sh: no postfix user or postdrop group (install the postfix package)"
 
 declare -A PF_PORTS=() PF_PIDS=() PF_V6=() PF_ADDRS=()
+declare -A PF_ROLES=() PF_PORTMAP=()	# role of an instance; "25=20001 465=20002 ..." (production=test port)
+PF_CONTRIB=${MHKIT_CONTRIB:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/contrib/postfix}
 PF_START_TIMEOUT=20		# seconds for `postfix start` and the 220 banner
 PF_DAEMON_DIR=$(postconf -dh daemon_directory 2>/dev/null)
 PF_META_DIR=$(postconf -dh meta_directory 2>/dev/null)
@@ -61,8 +72,24 @@ postfix_dir() { echo "$TMP/postfix-$1"; }
 # postfix_confdir NAME - its config_directory (for postconf -c, postqueue -c, sendmail -C)
 postfix_confdir() { echo "$TMP/postfix-$1/etc"; }
 
-# postfix_port NAME / postfix_pid NAME (the master's PID)
-postfix_port() { echo "${PF_PORTS[$1]:-}"; }
+# postfix_port NAME [PORT] / postfix_pid NAME (the master's PID)
+#   With PORT (a --role instance): the test port standing for production port PORT.
+postfix_port() {
+	if [ $# -ge 2 ]; then
+		pf_portmap_get "$1" "$2"
+	else
+		echo "${PF_PORTS[$1]:-}"
+	fi
+}
+
+# pf_portmap_get NAME PORT - the test port of production port PORT ("" when none)
+pf_portmap_get() {
+	local pair
+	for pair in ${PF_PORTMAP[$1]:-}; do
+		[ "${pair%%=*}" = "$2" ] && { echo "${pair#*=}"; return 0; }
+	done
+	return 1
+}
 
 # postfix_addr NAME - the IPv4 loopback address its smtpd listens on (127.0.0.1 unless --addr)
 postfix_addr() { echo "${PF_ADDRS[$1]:-127.0.0.1}"; }
@@ -136,8 +163,12 @@ pf_write_master() {
 	etc=$(postfix_confdir "$name")
 	{
 		echo "# master.cf for test instance $name, written by tests/lib/postfix.sh"
-		echo "$(postfix_addr "$name"):$port inet n - n - - smtpd"
-		[ "${PF_V6[$name]:-0}" = 1 ] && echo "[::1]:$port inet n - n - - smtpd"
+		if [ -n "${PF_ROLES[$name]:-}" ]; then
+			pf_role_services "$name"
+		else
+			echo "$(postfix_addr "$name"):$port inet n - n - - smtpd"
+			[ "${PF_V6[$name]:-0}" = 1 ] && echo "[::1]:$port inet n - n - - smtpd"
+		fi
 		cat <<'EOF'
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -204,20 +235,146 @@ EOF
 		printf '%s\n' "proxy_interfaces = $(postfix_addr "$name")" \
 			"smtp_bind_address = $(postfix_addr "$name")" >>"$etc/main.cf"
 	fi
-	# a default that a SETTING names again is left out (postconf would warn)
+	# Then the role's settings (contrib/postfix/ROLE.main.cf, read by
+	# pf_role_prepare into role.main), then SETTINGS.  A default that the
+	# role or a SETTING names again is left out, and so is a role setting
+	# that a SETTING names again (postconf would warn).
 	local s n
-	local -A given=()
-	local -a defaults=()
+	local -A given=() by_role=()
+	local -a defaults=() role=()
 	for s in "$@"; do
 		n=${s%%=*}
 		given[${n//[[:space:]]/}]=1
 	done
+	if [ -n "${PF_ROLES[$name]:-}" ]; then
+		while IFS= read -r s; do
+			n=${s%%=*}
+			n=${n//[[:space:]]/}
+			by_role[$n]=1
+			[ -n "${given[$n]:-}" ] || role+=("$s")
+		done <"$dir/role.main"
+	fi
 	for s in "${PF_DEFAULTS[@]}"; do
 		n=${s%%=*}
-		[ -n "${given[${n//[[:space:]]/}]:-}" ] || defaults+=("$s")
+		n=${n//[[:space:]]/}
+		[ -n "${given[$n]:-}" ] || [ -n "${by_role[$n]:-}" ] || defaults+=("$s")
 	done
-	postconf -c "$etc" -e "${defaults[@]}" "$@" ||
+	postconf -c "$etc" -e "${defaults[@]}" "${role[@]+"${role[@]}"}" "$@" ||
 		hard_error "postfix_start $name: postconf -e refused the settings: $*"
+}
+
+# --- roles: contrib/postfix/ROLE.main.cf and ROLE.master.cf -------------------
+
+# pf_cf_logical FILE - a main.cf or master.cf fragment as logical lines:
+#   comments and empty lines dropped, continuation lines (starting with
+#   white space) joined to their line with one space, as Postfix reads them
+pf_cf_logical() {
+	awk '
+		/^[ \t]*#/ || /^[ \t]*$/ { next }
+		/^[ \t]/ { sub(/^[ \t]+/, ""); line = line " " $0; next }
+		{ if (line != "") print line; line = $0 }
+		END { if (line != "") print line }' "$1"
+}
+
+# pf_subst NAME - stdin to stdout with the instance's substitutions: the
+#   --subst pairs (literal strings), then /etc/postfix/ -> its etc/
+pf_subst() {
+	local name=$1 text pair etc
+	etc=$(postfix_confdir "$name")
+	text=$(cat)
+	if [ -f "$(postfix_dir "$name")/role.subst" ]; then
+		while IFS= read -r pair; do
+			text=${text//"${pair%%=*}"/"${pair#*=}"}
+		done <"$(postfix_dir "$name")/role.subst"
+	fi
+	text=${text//\/etc\/postfix\//"$etc/"}
+	printf '%s\n' "$text"
+}
+
+# pf_role_prepare NAME ROLE - read the role's fragments (substituted) into
+#   role.main (one setting a line) and role.master (one service a line),
+#   make the test certificate and the Cyrus SASL directory it refers to
+pf_role_prepare() {
+	local name=$1 role=$2 dir etc main master
+	dir=$(postfix_dir "$name")
+	etc=$dir/etc
+	main=$PF_CONTRIB/$role.main.cf
+	master=$PF_CONTRIB/$role.master.cf
+	[ -r "$main" ] || hard_error "postfix_start $name --role $role: $main not found (MHKIT_CONTRIB?)"
+	pf_cf_logical "$main" | pf_subst "$name" >"$dir/role.main"
+	if [ -r "$master" ]; then
+		pf_cf_logical "$master" | pf_subst "$name" >"$dir/role.master"
+	else
+		: >"$dir/role.master"
+	fi
+	# TLS: a self-signed certificate where smtpd_tls_chain_files looks
+	if grep -q '^smtpd_tls_chain_files' "$dir/role.main" && [ ! -s "$etc/tls/cert.pem" ]; then
+		sh "$PF_CONTRIB/make-test-cert.sh" "$etc/tls" "$name.test" localhost >>"$dir/start.log" 2>&1 ||
+			hard_error "postfix_start $name: make-test-cert.sh failed: $(tail -n 3 "$dir/start.log")"
+	fi
+	# Cyrus SASL: contrib's smtpd.conf in etc/sasl/, the sasldb beside it
+	if grep -q '^smtpd_sasl_type *= *cyrus' "$dir/role.main"; then
+		need_cmd saslpasswd2
+		mkdir -p "$etc/sasl"
+		pf_subst "$name" <"$PF_CONTRIB/sasl/smtpd.conf" >"$etc/sasl/smtpd.conf"
+		chown root:postfix "$etc/sasl" "$etc/sasl/smtpd.conf"
+		chmod 750 "$etc/sasl"
+		chmod 640 "$etc/sasl/smtpd.conf"
+	fi
+}
+
+# pf_role_ports NAME [FIRST] - give every inet service of role.master a free
+#   loopback port (FIRST for the first one, when given): PF_PORTMAP[NAME]
+pf_role_ports() {
+	local name=$1 first=${2:-} svc type prod port map=
+	while read -r svc type _; do
+		[ "$type" = inet ] || continue
+		prod=$(pf_service_port "$svc") || hard_error "postfix_start $name: cannot map master.cf service '$svc' to a test port"
+		if [ -n "$first" ]; then
+			port=$first first=
+		else
+			port=$(free_port) || return 1
+		fi
+		map="${map:+$map }$prod=$port"
+	done <"$(postfix_dir "$name")/role.master"
+	[ -n "$map" ] || hard_error "postfix_start $name: the role has no inet service in its master.cf"
+	PF_PORTMAP[$name]=$map
+}
+
+# pf_service_port SERVICE - the port of a master.cf inet service name
+#   (25, 127.0.0.1:2525, smtp, submission, submissions)
+pf_service_port() {
+	local p=${1##*:}
+	case $p in
+	smtp) echo 25 ;;
+	submission) echo 587 ;;
+	submissions | smtps) echo 465 ;;
+	*[!0-9]* | '') return 1 ;;
+	*) echo "$p" ;;
+	esac
+}
+
+# pf_role_services NAME - role.master with each inet service on its test
+#   port (and on [::1] too with --ipv6), chroot off (a chrooted daemon would
+#   need copies of resolv.conf, hosts and the sasldb under the queue)
+pf_role_services() {
+	local name=$1 line addr
+	local -a f
+	addr=$(postfix_addr "$name")
+	while IFS= read -r line; do
+		read -r -a f <<<"$line"
+		f[4]=n
+		if [ "${f[1]}" = inet ]; then
+			f[0]=$addr:$(pf_portmap_get "$name" "$(pf_service_port "${f[0]}")")
+			echo "${f[*]}"
+			if [ "${PF_V6[$name]:-0}" = 1 ]; then
+				f[0]=[::1]:${f[0]##*:}
+				echo "${f[*]}"
+			fi
+		else
+			echo "${f[*]}"
+		fi
+	done <"$(postfix_dir "$name")/role.master"
 }
 
 # pf_traversable DIR - the postfix user can reach DIR (every parent searchable)
@@ -272,11 +429,22 @@ pf_banner_or_dead() {
 #   deliver to an MX whose address is one of its own (inet_interfaces,
 #   so 127.0.0.1, and proxy_interfaces, so the --addr): "loops back to
 #   myself"; give each MTA and sink its own 127.0.0.N, other than .1).
+#   --role ROLE: contrib/postfix/ROLE.main.cf's settings come before the
+#   SETTINGs (which win), and ROLE.master.cf's services replace the plain
+#   smtpd: each inet service on a free loopback port (postfix_port NAME
+#   PROD-PORT; postfix_port NAME alone is the first service's, and --port
+#   fixes that one), chroot off.  /etc/postfix/ in the fragments becomes
+#   the instance's etc/; --subst 'OLD=NEW' (repeatable) replaces other
+#   literal strings first, e.g. "inet:127.0.0.1:10027=inet:127.0.0.1:$PPORT".
+#   A role with smtpd_tls_chain_files gets a self-signed certificate in
+#   etc/tls/ (contrib/postfix/make-test-cert.sh); one with
+#   smtpd_sasl_type = cyrus gets contrib/postfix/sasl/smtpd.conf in
+#   etc/sasl/ (add users with postfix_sasl_user).
 #   Sets PF_PORT_<NAME> (upper case, - as _).  Tries 3 ports when a port
 #   is taken; any other failure is a hard error showing the log's tail.
 postfix_start() {
-	local name=$1 dir etc port= try var fixed=0
-	local -a settings=()
+	local name=$1 dir etc port= try var fixed=0 role=
+	local -a settings=() substs=()
 	shift
 	case $name in '' | *[!a-z0-9-]* | -*) hard_error "postfix_start: bad instance name '$name' (use a-z, 0-9, -)" ;; esac
 	[ -z "${PF_PIDS[$name]:-}" ] || hard_error "postfix_start: instance $name is already running"
@@ -298,9 +466,18 @@ postfix_start() {
 			shift 2
 			;;
 		--port) port=$2 fixed=1; shift 2 ;;
+		--role) role=$2; shift 2 ;;
+		--subst)
+			case $2 in ?*=*) substs+=("$2") ;; *) hard_error "postfix_start $name: --subst wants OLD=NEW, not '$2'" ;; esac
+			shift 2
+			;;
 		*) settings+=("$1"); shift ;;
 		esac
 	done
+	case $role in *[!a-z0-9_-]*) hard_error "postfix_start $name: bad role '$role'" ;; esac
+	PF_ROLES[$name]=$role PF_PORTMAP[$name]=
+	printf '%s\n' "${substs[@]+"${substs[@]}"}" | grep . >"$dir/role.subst"
+	[ -z "$role" ] || pf_role_prepare "$name" "$role"
 	# Postfix's daemons run as user postfix: it must reach the queue, and
 	# it owns data_directory.  $TMP is mode 700 (mktemp): open it for search.
 	chmod go+x "$TMP"
@@ -310,7 +487,13 @@ postfix_start() {
 		hard_error "postfix_start $name: user postfix cannot reach $dir/queue (a parent directory is not searchable; set TMPDIR)"
 	pf_write_main "$name" "${settings[@]+"${settings[@]}"}"
 	for try in 1 2 3; do
-		[ "$fixed" = 1 ] || port=$(free_port) || break
+		if [ -n "$role" ]; then
+			pf_role_ports "$name" "$([ "$fixed" = 1 ] && echo "$port")" || break
+			port=${PF_PORTMAP[$name]%% *}
+			port=${port#*=}
+		else
+			[ "$fixed" = 1 ] || port=$(free_port) || break
+		fi
 		if pf_spawn "$name" "$port"; then
 			PF_PORTS[$name]=$port
 			var=$(pf_var "$name")
@@ -327,6 +510,25 @@ postfix_start() {
 	echo "# postfix_start $name failed; start.log and maillog:" >&2
 	sed 's/^/#   /' "$dir/start.log" "$dir/maillog" 2>/dev/null | tail -n 20 >&2
 	hard_error "postfix_start $name: Postfix did not start"
+}
+
+# postfix_sasl_user NAME USER@REALM PASSWORD - add (or change) a user in
+#   the instance's sasldb (etc/sasl/sasldb2, a --role with Cyrus SASL),
+#   readable by smtpd (root:postfix 640).  The client logs in as
+#   USER@REALM, and that is the sasl_username Postfix reports (Cyrus's
+#   canonical name; a login without a realm would get the host's name).
+postfix_sasl_user() {
+	local name=$1 login=$2 pass=$3 db
+	db=$(postfix_confdir "$name")/sasl/sasldb2
+	[ -d "${db%/*}" ] || hard_error "postfix_sasl_user $name: no etc/sasl/ (start it with a --role that has Cyrus SASL)"
+	case $login in
+	?*@?*) ;;
+	*) hard_error "postfix_sasl_user $name: '$login' is not USER@REALM" ;;
+	esac
+	printf '%s' "$pass" | saslpasswd2 -p -c -f "$db" -u "${login##*@}" "${login%@*}" ||
+		hard_error "postfix_sasl_user $name $login: saslpasswd2 failed"
+	chown root:postfix "$db"
+	chmod 640 "$db"
 }
 
 # have_ipv6 - the ::1 loopback exists
