@@ -226,15 +226,15 @@ swaks_supports() {
 
 # smtp_reply PATTERN - from the last send_mail's transcript: the reply to the
 #   first command that contains PATTERN (fixed string), one line per reply
-#   line without swaks' "<- " / "<** " marks, e.g.
+#   line without swaks' "<- " / "<** " marks (or, inside TLS, "<~ " / "<~* "), e.g.
 #     smtp_reply 'MAIL FROM:'       -> 250 2.1.0 Ok
 #     smtp_reply 'RCPT TO:<x@y>'    -> 554 5.7.1 <x@y>: Relay access denied
 #   The reply to the message itself (after the final "."): smtp_data_reply.
 smtp_reply() {
 	printf '%s\n' "$T_OUT" | awk -v pat="$1" '
-		found && /^(<-  |<\*\* )/ { print substr($0, 5); got = 1; next }
+		found && /^(<-  |<\*\* |<~  |<~\* )/ { print substr($0, 5); got = 1; next }
 		found && got { exit }
-		!found && /^ -> / && index(substr($0, 5), pat) { found = 1 }'
+		!found && /^ (->|~>) / && index(substr($0, 5), pat) { found = 1 }'
 }
 
 # smtp_rcpt_reply ADDRESS - the reply to RCPT TO:<ADDRESS>
@@ -245,9 +245,9 @@ smtp_rcpt_reply() {
 # smtp_data_reply - the reply after the message's final "." (e.g. "250 2.0.0 Ok: queued as 4XyZ")
 smtp_data_reply() {
 	printf '%s\n' "$T_OUT" | awk '
-		found && /^(<-  |<\*\* )/ { print substr($0, 5); got = 1; next }
+		found && /^(<-  |<\*\* |<~  |<~\* )/ { print substr($0, 5); got = 1; next }
 		found && got { exit }
-		/^ -> \.$/ { found = 1 }'
+		/^ (->|~>) \.$/ { found = 1 }'
 }
 
 # smtp_queue_id - the queue ID in the last "queued as ID" reply
