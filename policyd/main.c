@@ -335,6 +335,7 @@ main(int argc, char **argv)
 	event_free(pd.drain_timer);
 	dnsq_free(pd.dns);
 	aredis_free(pd.redis);
+	outbound_end(&pd);
 	lcache_end(&pd);
 	if (pd.policy_listener)
 		evconnlistener_free(pd.policy_listener);

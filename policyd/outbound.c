@@ -53,18 +53,39 @@
  * Temporary lookup failure; dunno: DUNNO - the message then goes
  * uncounted). COMMIT counts and records the queue ID in one step, so the
  * same END-OF-MESSAGE again (Postfix re-sends a request whose policy
- * connection broke) is never counted twice, even when Redis ran a COMMIT
- * whose reply was lost. Only when that lost reply was answered 451 and
- * the SMTP client retries (a new queue ID) is the message counted again:
- * an over-charge, never more relays than the limit (doc/mhpolicyd.md).
+ * connection broke) is never counted twice.
+ * A COMMIT sent whose reply is lost (redis.timeout, connection cut) may
+ * have counted; answering 451 then would make the client send the
+ * message again under a new queue ID, counted a second time. So:
+ *   1. WAIT: look every 50 ms, for up to redis.timeout, whether Redis is
+ *      reachable again, and send the same COMMIT once more (same queue
+ *      ID: QUOTA_ALREADY when the first one ran - accepted, counted
+ *      once). At most 3 x redis.timeout in all (first reply, the wait,
+ *      the second reply): 6 s with the default 2 s, far under Postfix's
+ *      smtpd_policy_service_timeout (100 s).
+ *   2. No reply to that either, or Redis not back in time: answer
+ *      on_backend_error; when that is a 451 the client was given, keep
+ *      (user, queue ID) in a list (at most OUTBOUND_UNDO_MAX, oldest
+ *      dropped with a warning) and, once Redis is reachable, run UNDO for
+ *      each: the relays the record says were counted are taken off the
+ *      counter of the day they were counted on, and the record becomes
+ *      "undone" (a late COMMIT of it counts nothing). Postfix never sends
+ *      a queue ID's END-OF-MESSAGE again after a 451, so nothing accepted
+ *      is taken back. The list is in memory: a restart before Redis comes
+ *      back loses it (those relays stay counted until their day ends; the
+ *      queue IDs are logged at exit).
+ *   A reply that is an error or cannot be parsed is not retried:
+ *   on_backend_error at once (a script that fails writes nothing).
  *
  * Logging, in Postfix's style, for every reject (5xx) and defer (4xx):
  *   QUEUEID: defer: RCPT from NAME[ADDR]: 452 4.7.1 ...; from=<S> to=<R> proto=ESMTP helo=<H> sasl_username=U
  * (no to= at END-OF-MESSAGE);
  * warnings for bad requests and odd script replies, an info line for a
- * message already counted, and with -v every step.
+ * message already counted, for a COMMIT sent again and for each UNDO
+ *   QUEUEID: outbound: undo of N relays for USER: the message was refused while Redis was unreachable
+ * and with -v every step.
  *
- * Public functions: outbound_handle, outbound_conn_gone.
+ * Public functions: outbound_handle, outbound_conn_gone, outbound_end.
  */
 #include "config.h"
 
@@ -73,6 +94,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "account.h"
 #include "aredis.h"
@@ -87,6 +109,9 @@
 
 #define OUTBOUND_ATTR_LOG_MAX	120	/* bytes of an attribute quoted in a log line */
 #define OUTBOUND_ERR_MAX	200	/* bytes of an error phrase */
+#define OUTBOUND_WAIT_POLL_MS	50	/* COMMIT's reply lost: how often to look whether Redis is back */
+#define OUTBOUND_UNDO_MAX	10000	/* refused messages whose count waits to be taken back */
+#define OUTBOUND_UNDO_POLL_MS	100	/* how often the undo list looks whether Redis is back */
 
 /* the SMTP stage a request comes from */
 enum outbound_stage {
@@ -100,10 +125,11 @@ enum outbound_state {
 	OUTBOUND_REQUEST,		/* checking what Postfix sent */
 	OUTBOUND_ACCOUNT,		/* the account: local copy, else HMGET */
 	OUTBOUND_QUOTA,			/* CHECK (RCPT) or COMMIT (END-OF-MESSAGE) */
+	OUTBOUND_WAIT,			/* COMMIT's reply lost: wait for Redis, then COMMIT again */
 	OUTBOUND_DONE			/* the reply is made: answer, free */
 };
 
-static const char *const outbound_state_names[] = {"request", "account", "quota", "done"};
+static const char *const outbound_state_names[] = {"request", "account", "quota", "wait", "done"};
 
 /* what outbound_number made of an attribute */
 enum outbound_num {
@@ -130,6 +156,10 @@ struct outbound_job {
 	struct rcache_ticket ticket;	/* its read, kept locally (lcache) */
 	struct quota_cmd cmd;		/* points into itself: kept until its last reply */
 	int	evaled;			/* NOSCRIPT answered: sent again as EVAL */
+	int	retried;		/* COMMIT's reply was lost: it is sent once more */
+	int	uncertain;		/* ...and that one's too: whether it counted is unknown */
+	struct event *wait;		/* WAIT: looks every OUTBOUND_WAIT_POLL_MS whether Redis is up */
+	uint64_t wait_end;		/* WAIT: monotonic ms when it gives up */
 	struct reply reply;
 	/* for the log, copied when needed (outbound_job_attrs) */
 	int	have_attrs;
@@ -144,6 +174,17 @@ struct outbound_job {
 };
 
 static void outbound_enter_state(struct outbound_job *, enum outbound_state);
+static void outbound_undo_add(struct policyd *, const char *user, const char *queue_id);
+
+/* outbound_ms - monotonic milliseconds */
+static uint64_t
+outbound_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
 
 /* outbound_attr - an attribute for logging: bounded, printable */
 static void
@@ -238,6 +279,32 @@ outbound_log(struct outbound_job *job)
 		 job->recipient[0] ? ">" : "", job->proto, job->helo, job->user_log);
 }
 
+/*
+ * outbound_finish_uncertain - COMMIT was sent twice and no reply came:
+ * it may have counted. When Postfix got our 451 it refuses the message
+ * and never sends that queue ID again, so a count is taken back (UNDO)
+ * once Redis is reachable. Otherwise the count must stay: with
+ * on_backend_error = dunno the message was accepted; with the client
+ * gone Postfix sends the same END-OF-MESSAGE again (same queue ID:
+ * "already counted" or counted then).
+ */
+static void
+outbound_finish_uncertain(struct outbound_job *job)
+{
+	outbound_job_attrs(job);
+	if (job->conn && job->reply.kind == REPLY_DEFER) {
+		msg_info("%s: outbound: sasl_username=%s: answered %s; its count, if COMMIT ran, will be taken back once Redis is reachable",
+			 job->log_queue_id, job->user_log, job->reply.text);
+		outbound_undo_add(job->pd, job->user, job->queue_id);
+	} else if (job->conn) {
+		msg_warn("%s: outbound: sasl_username=%s: accepted (on_backend_error = dunno) with COMMIT's outcome unknown: counted once or not at all",
+			 job->log_queue_id, job->user_log);
+	} else {
+		msg_info("%s: outbound: sasl_username=%s: the policy client went away before the answer; Postfix sends the same queue ID again, which is counted once",
+			 job->log_queue_id, job->user_log);
+	}
+}
+
 /* outbound_finish - answer the client (if still there), count an accepted recipient, free */
 static void
 outbound_finish(struct outbound_job *job)
@@ -255,6 +322,10 @@ outbound_finish(struct outbound_job *job)
 			msg_panic("outbound: unformattable action \"%s\"", job->reply.text);
 		conn_reply(job->conn, buf, (size_t) n);
 	}
+	if (job->uncertain)
+		outbound_finish_uncertain(job);
+	if (job->wait)
+		event_free(job->wait);
 	policyd_job_done(job->pd, job->conf);
 	free(job);
 }
@@ -322,6 +393,8 @@ outbound_queue_id_valid(const char *v)
 /* --- the quota script -------------------------------------------------------- */
 
 static void outbound_quota_send(struct outbound_job *);
+static void outbound_commit_lost(struct outbound_job *);
+static void outbound_commit_unknown(struct outbound_job *, const char *why);
 
 /*
  * outbound_quota_reply - the script's answer. The scripts run on the
@@ -337,7 +410,11 @@ outbound_quota_reply(redisReply *r, void *arg)
 	char	err[OUTBOUND_ERR_MAX], why[OUTBOUND_ERR_MAX + 32];
 
 	if (r == NULL) {
-		outbound_done_backend_error(job, "quota");
+		/* CHECK only reads; COMMIT may have counted: wait for Redis and COMMIT again */
+		if (job->stage == OUTBOUND_EOM)
+			outbound_commit_lost(job);
+		else
+			outbound_done_backend_error(job, "quota");
 		return;
 	}
 	if (quota_is_noscript(r) && !job->evaled) {
@@ -353,6 +430,14 @@ outbound_quota_reply(redisReply *r, void *arg)
 		outbound_warn(job, why);
 		outbound_done_backend_error(job, "quota");
 		return;
+	}
+	if (job->retried) {
+		outbound_job_attrs(job);
+		msg_info("%s: outbound: sasl_username=%s: COMMIT sent again after its reply was lost: %s",
+			 job->log_queue_id, job->user_log,
+			 res.status == QUOTA_OK ? "counted now" : res.status == QUOTA_ALREADY
+			 ? "the first one had counted" : res.status == QUOTA_REFUSED ? "refused"
+			 : "refused before");
 	}
 	switch (res.status) {
 	case QUOTA_OK:
@@ -374,6 +459,19 @@ outbound_quota_reply(redisReply *r, void *arg)
 			       (unsigned long long) res.limit);
 		quota_reply_over(&job->reply, job->conf->outbound_quota_reply, job->limit, job->user);
 		break;
+	case QUOTA_UNDONE:
+		/*
+		 * This queue ID was answered 451 before and its count taken back:
+		 * Postfix does not send it again, so this is a stray request; it
+		 * gets the same answer, and nothing is counted.
+		 */
+		outbound_warn(job, "this queue ID was refused before (Redis unreachable) and its count taken back; refused again");
+		reply_set(&job->reply, "451", "4.3.0", "Temporary lookup failure");
+		break;
+	case QUOTA_NOTHING:
+		/* an UNDO status: quota_parse never gives it for CHECK or COMMIT */
+		outbound_done_backend_error(job, "quota");
+		return;
 	}
 	outbound_enter_state(job, OUTBOUND_DONE);
 }
@@ -383,8 +481,83 @@ static void
 outbound_quota_send(struct outbound_job *job)
 {
 	if (aredis_commandargv(job->pd->redis, outbound_quota_reply, job, job->cmd.argc,
-			       job->cmd.argv, job->cmd.argvlen) < 0)
+			       job->cmd.argv, job->cmd.argvlen) == 0)
+		return;
+	if (job->retried)		/* the first COMMIT may have counted */
+		outbound_commit_unknown(job, "Redis unreachable when COMMIT was to be sent again");
+	else
 		outbound_done_backend_error(job, "quota");
+}
+
+/*
+ * outbound_commit_unknown - COMMIT went out and no reply came back, even
+ * after waiting: answer on_backend_error; outbound_finish_uncertain
+ * decides whether the count, if any, is taken back.
+ */
+static void
+outbound_commit_unknown(struct outbound_job *job, const char *why)
+{
+	char	buf[OUTBOUND_ERR_MAX + 100];
+
+	snprintf(buf, sizeof(buf), "COMMIT: %s; whether it counted is unknown", why);
+	outbound_warn(job, buf);
+	job->uncertain = 1;
+	outbound_done_backend_error(job, "quota");
+}
+
+/*
+ * outbound_commit_lost - COMMIT's reply did not come (redis.timeout, or
+ * the connection was lost): Redis may have run it. Answering 451 now
+ * would make the client send the message again under a new queue ID,
+ * counted a second time; so wait (WAIT) up to redis.timeout more for
+ * Redis to be reachable, and send the same COMMIT once more: the same
+ * queue ID, so "already counted" when the first one ran. Never from
+ * here directly: this may run inside aredis (a timeout, or aredis_free).
+ */
+static void
+outbound_commit_lost(struct outbound_job *job)
+{
+	if (job->retried) {
+		outbound_commit_unknown(job, "no reply to the second try either");
+		return;
+	}
+	job->retried = 1;
+	outbound_enter_state(job, OUTBOUND_WAIT);
+}
+
+/* outbound_wait_tick - WAIT: Redis back -> COMMIT again; past the bound -> unknown */
+static void
+outbound_wait_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound_job *job = arg;
+	struct timeval tv = {0, OUTBOUND_WAIT_POLL_MS * 1000};
+
+	(void) fd;
+	(void) what;
+	if (aredis_up(job->pd->redis)) {
+		outbound_trace(job, "Redis reachable again: COMMIT sent again");
+		outbound_enter_state(job, OUTBOUND_QUOTA);
+		return;
+	}
+	if (outbound_ms() >= job->wait_end) {
+		outbound_commit_unknown(job, "no reply, and Redis unreachable for redis.timeout more");
+		return;
+	}
+	evtimer_add(job->wait, &tv);
+}
+
+/* outbound_wait - WAIT state: look whether Redis is up every OUTBOUND_WAIT_POLL_MS, for redis.timeout */
+static void
+outbound_wait(struct outbound_job *job)
+{
+	struct timeval tv = {0, OUTBOUND_WAIT_POLL_MS * 1000};
+
+	job->wait_end = outbound_ms() + job->conf->redis_timeout_ms;
+	if (job->wait == NULL && (job->wait = evtimer_new(job->pd->base, outbound_wait_tick, job)) == NULL)
+		msg_panic("outbound: evtimer_new failed");
+	outbound_trace(job, "no reply to COMMIT: waiting up to %llu ms for Redis to send it again",
+		       (unsigned long long) job->conf->redis_timeout_ms);
+	evtimer_add(job->wait, &tv);
 }
 
 /* outbound_quota - QUOTA state: build the script's command and send it */
@@ -405,6 +578,226 @@ outbound_quota(struct outbound_job *job)
 		return;
 	}
 	outbound_quota_send(job);
+}
+
+/* --- taking back the count of a refused message ------------------------------ */
+
+/*
+ * A message answered 451 while its COMMIT's outcome was unknown: user and
+ * queue ID are kept, in order, until UNDO has run for them. Postfix never
+ * sends END-OF-MESSAGE again for a queue ID it was told 451 about, so
+ * UNDO can only meet the first COMMIT (already run, or arriving late from
+ * a cut connection: the "undone" record then makes it count nothing).
+ * One UNDO in flight at a time, held as a job (a drain waits for the list
+ * while Redis answers). The list lives in memory only: a restart before
+ * Redis is back loses it, and those relays stay counted (logged at exit).
+ */
+struct outbound_undo_item {
+	struct outbound_undo_item *next;
+	char	queue_id[QUOTA_QUEUEID_MAX + 1];
+	char	user[];			/* valid (account_name_valid) */
+};
+
+struct outbound_undo {
+	struct policyd *pd;
+	struct event *timer;		/* looks whether Redis is up, while items wait */
+	struct outbound_undo_item *head, *tail;	/* oldest first */
+	size_t	n;			/* items in the list (the one in flight is not) */
+	struct outbound_undo_item *inflight;
+	struct conf *conf;		/* held while an UNDO is in flight */
+	struct quota_cmd cmd;		/* the one in flight; points into itself */
+	int	evaled;			/* it was sent again as EVAL after NOSCRIPT */
+};
+
+/* outbound_undo_arm - look again in OUTBOUND_UNDO_POLL_MS (items wait, none in flight) */
+static void
+outbound_undo_arm(struct outbound_undo *u)
+{
+	struct timeval tv = {0, OUTBOUND_UNDO_POLL_MS * 1000};
+
+	if (u->head && u->inflight == NULL && !evtimer_pending(u->timer, NULL))
+		evtimer_add(u->timer, &tv);
+}
+
+/* outbound_undo_push_front - an item whose UNDO did not go through: first again */
+static void
+outbound_undo_push_front(struct outbound_undo *u, struct outbound_undo_item *it)
+{
+	it->next = u->head;
+	u->head = it;
+	if (u->tail == NULL)
+		u->tail = it;
+	u->n++;
+}
+
+/* outbound_undo_pop - the oldest item, out of the list */
+static struct outbound_undo_item *
+outbound_undo_pop(struct outbound_undo *u)
+{
+	struct outbound_undo_item *it = u->head;
+
+	if (it) {
+		u->head = it->next;
+		if (u->head == NULL)
+			u->tail = NULL;
+		u->n--;
+		it->next = NULL;
+	}
+	return it;
+}
+
+static void outbound_undo_reply(redisReply *, void *);
+
+/* outbound_undo_send - send the UNDO in flight; -1 when Redis is unavailable (item back in the list) */
+static int
+outbound_undo_send(struct outbound_undo *u)
+{
+	if (aredis_commandargv(u->pd->redis, outbound_undo_reply, u, u->cmd.argc, u->cmd.argv,
+			       u->cmd.argvlen) == 0)
+		return 0;
+	outbound_undo_push_front(u, u->inflight);
+	u->inflight = NULL;
+	policyd_job_done(u->pd, u->conf);
+	outbound_undo_arm(u);
+	return -1;
+}
+
+/* outbound_undo_next - Redis is up: send the UNDO of the oldest item */
+static void
+outbound_undo_next(struct outbound_undo *u)
+{
+	struct outbound_undo_item *it;
+	char	err[OUTBOUND_ERR_MAX];
+
+	while (u->inflight == NULL && (it = outbound_undo_pop(u)) != NULL) {
+		if (quota_cmd_undo(&u->cmd, it->user, it->queue_id, err, sizeof(err)) < 0) {
+			/* checked when the request came: cannot happen */
+			msg_warn("%s: outbound: undo for %s: %s; its relays stay counted",
+				 it->queue_id, it->user, err);
+			free(it);
+			continue;
+		}
+		u->evaled = 0;
+		u->inflight = it;
+		u->conf = policyd_job_begin(u->pd);
+		outbound_undo_send(u);
+		return;
+	}
+}
+
+/* outbound_undo_reply - UNDO's answer: log it, and go on with the next */
+static void
+outbound_undo_reply(redisReply *r, void *arg)
+{
+	struct outbound_undo *u = arg;
+	struct outbound_undo_item *it = u->inflight;
+	struct conf *conf = u->conf;
+	struct quota_result res;
+	char	err[OUTBOUND_ERR_MAX];
+
+	if (r == NULL) {
+		/* lost again (maybe inside aredis_free): keep it, try when Redis is up */
+		outbound_undo_push_front(u, it);
+		u->inflight = NULL;
+		policyd_job_done(u->pd, conf);
+		outbound_undo_arm(u);
+		return;
+	}
+	if (quota_is_noscript(r) && !u->evaled) {
+		u->evaled = 1;
+		quota_cmd_eval(&u->cmd);
+		outbound_undo_send(u);
+		return;
+	}
+	if (quota_parse(QUOTA_SCRIPT_UNDO, r, &res, err, sizeof(err)) < 0)
+		msg_warn("%s: outbound: undo for %s failed: %s; its relays stay counted",
+			 it->queue_id, it->user, err);
+	else if (res.status == QUOTA_UNDONE)
+		msg_info("%s: outbound: undo of %llu relays for %s: the message was refused while Redis was unreachable",
+			 it->queue_id, (unsigned long long) res.relays, it->user);
+	else
+		msg_info("%s: outbound: nothing to undo for %s: the message was refused while Redis was unreachable, and its COMMIT had not counted",
+			 it->queue_id, it->user);
+	free(it);
+	u->inflight = NULL;
+	/* the next one is begun before this one is done, so a drain waits for the list */
+	outbound_undo_next(u);
+	policyd_job_done(u->pd, conf);
+}
+
+/* outbound_undo_tick - items wait: send when Redis is up, else look again later */
+static void
+outbound_undo_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound_undo *u = arg;
+
+	(void) fd;
+	(void) what;
+	if (u->inflight)
+		return;
+	if (aredis_up(u->pd->redis))
+		outbound_undo_next(u);
+	outbound_undo_arm(u);
+}
+
+/*
+ * outbound_undo_add - remember a message to take back; at most
+ * OUTBOUND_UNDO_MAX wait (the oldest is dropped, with a warning). Never
+ * sends from here (this may run inside aredis): the timer does.
+ */
+static void
+outbound_undo_add(struct policyd *pd, const char *user, const char *queue_id)
+{
+	struct outbound_undo *u = pd->undo;
+	struct outbound_undo_item *it;
+	size_t	len = strlen(user);
+
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL
+		    || (u->timer = evtimer_new(pd->base, outbound_undo_tick, u)) == NULL)
+			msg_panic("outbound: out of memory");
+		u->pd = pd;
+		pd->undo = u;
+	}
+	if (u->n + (u->inflight != NULL) >= OUTBOUND_UNDO_MAX && (it = outbound_undo_pop(u)) != NULL) {
+		msg_warn("%s: outbound: more than %d refused messages wait for Redis to take back their counts: this one's relays for %s stay counted",
+			 it->queue_id, OUTBOUND_UNDO_MAX, it->user);
+		free(it);
+	}
+	if ((it = calloc(1, sizeof(*it) + len + 1)) == NULL)
+		msg_panic("outbound: out of memory");
+	memcpy(it->user, user, len + 1);
+	snprintf(it->queue_id, sizeof(it->queue_id), "%s", queue_id);
+	if (u->tail)
+		u->tail->next = it;
+	else
+		u->head = it;
+	u->tail = it;
+	u->n++;
+	outbound_undo_arm(u);
+}
+
+/* outbound_end - at exit (after aredis_free): what could not be taken back is logged, all freed */
+void
+outbound_end(struct policyd *pd)
+{
+	struct outbound_undo *u = pd->undo;
+	struct outbound_undo_item *it;
+
+	if (u == NULL)
+		return;
+	if (u->inflight) {		/* not after aredis_free; kept for safety */
+		outbound_undo_push_front(u, u->inflight);
+		u->inflight = NULL;
+	}
+	while ((it = outbound_undo_pop(u)) != NULL) {
+		msg_warn("%s: outbound: undo for %s not done (Redis unreachable until exit): its relays, if COMMIT ran, stay counted until their day ends",
+			 it->queue_id, it->user);
+		free(it);
+	}
+	event_free(u->timer);
+	free(u);
+	pd->undo = NULL;
 }
 
 /* --- the account ------------------------------------------------------------- */
@@ -551,6 +944,9 @@ outbound_enter_state(struct outbound_job *job, enum outbound_state state)
 		break;
 	case OUTBOUND_QUOTA:
 		outbound_quota(job);
+		break;
+	case OUTBOUND_WAIT:
+		outbound_wait(job);
 		break;
 	case OUTBOUND_DONE:
 		outbound_finish(job);

@@ -15,6 +15,7 @@ struct aredis;
 struct rcache;
 struct dnsq;
 struct conn;
+struct outbound_undo;
 
 /* the daemon: one event loop, one Redis connection, one resolver */
 struct policyd {
@@ -33,6 +34,7 @@ struct policyd {
 	struct event *drain_timer;
 	unsigned long requests;		/* policy requests answered */
 	unsigned long lookups;		/* socketmap lookups answered */
+	struct outbound_undo *undo;	/* outbound.c: refused messages whose count to take back */
 };
 
 /*
@@ -80,6 +82,8 @@ void	conn_set_job(struct conn *, void *job, void (*gone)(void *));
  */
 int	outbound_handle(struct policyd *, struct conn *, const struct policy_parser *);
 void	outbound_conn_gone(void *job);
+/* outbound_end - at exit, after aredis_free: log what was not taken back, free */
+void	outbound_end(struct policyd *);
 
 /*
  * What a policy connection remembers of the SMTP transaction its requests

@@ -1,10 +1,12 @@
 /*
  * quota.c - exact daily relay counting for outbound accounts, in Redis.
  *
- * The counting is two Lua scripts run inside Redis (quota.h gives the
+ * The counting is three Lua scripts run inside Redis (quota.h gives the
  * protocol, doc/quota.md the reasons): CHECK at RCPT reads today's count,
  * COMMIT at END-OF-MESSAGE counts a whole message or refuses it, once per
- * queue ID. Each script is one atomic step and takes the day from Redis's
+ * queue ID, and UNDO takes back the count of a message that was refused
+ * after all (its COMMIT's reply was lost and the client was answered
+ * 451). Each script is one atomic step and takes the day from Redis's
  * TIME, so no node's clock and no race between nodes matters. This file
  * holds the scripts' text and SHA-1 names, builds their argv (EVALSHA,
  * or EVAL after NOSCRIPT) for the asynchronous client, parses their
@@ -12,8 +14,9 @@
  * replies of outbound counting.
  *
  * Public functions: quota_init, quota_script_text, quota_script_sha,
- * quota_cmd_check, quota_cmd_commit, quota_cmd_eval, quota_is_noscript,
- * quota_parse, quota_check_sync, quota_commit_sync, quota_show_sync,
+ * quota_cmd_check, quota_cmd_commit, quota_cmd_undo, quota_cmd_eval,
+ * quota_is_noscript, quota_parse, quota_check_sync, quota_commit_sync,
+ * quota_undo_sync, quota_show_sync,
  * quota_reset_iso, quota_reply_over, quota_reply_no_service,
  * quota_reply_too_many.
  *
@@ -47,15 +50,22 @@
 #define QUOTA_DEFAULT_REPLY	"452 4.7.1"	/* outbound.quota_reply's default */
 
 /*
- * Shared start of both scripts: the day from TIME, today's counter read
- * and checked to be a plain count, the arguments as numbers. (Day and
- * count are formatted with %d: Lua would print 1e+14 for large numbers.)
+ * Start of every script: the day from TIME and the seconds to 00:00 UTC.
+ * (Day and count are formatted with %d: Lua would print 1e+14 for large
+ * numbers.)
  */
-#define QUOTA_LUA_PRELUDE \
+#define QUOTA_LUA_TIME \
 	"local t = redis.call('TIME')\n" \
 	"local now = tonumber(t[1])\n" \
 	"local day = math.floor(now / " QUOTA_STR(QUOTA_DAY_SECONDS) ")\n" \
-	"local reset = (day + 1) * " QUOTA_STR(QUOTA_DAY_SECONDS) " - now\n" \
+	"local reset = (day + 1) * " QUOTA_STR(QUOTA_DAY_SECONDS) " - now\n"
+
+/*
+ * Shared start of CHECK and COMMIT: the day, today's counter read and
+ * checked to be a plain count, the arguments as numbers.
+ */
+#define QUOTA_LUA_PRELUDE \
+	QUOTA_LUA_TIME \
 	"local key = KEYS[1] .. ':' .. string.format('%d', day)\n" \
 	"local v = redis.call('GET', key)\n" \
 	"if v and not string.match(v, '^%d+$') then\n" \
@@ -77,19 +87,58 @@ static const char quota_lua_commit[] =
 	" ARGV limit relays\n"
 	QUOTA_LUA_PRELUDE
 	"local rec = redis.call('GET', KEYS[2])\n"
+	"if rec == '" QUOTA_RECORD_UNDONE "' then\n"
+	"  return {3, used, limit, day, reset, 0}\n"
+	"end\n"
 	"if rec then\n"
-	"  if not string.match(rec, '^%d+$') then\n"
-	"    return redis.error_reply('ERR mhkit quota: ' .. KEYS[2] .. ' is not a count')\n"
+	"  local n = string.match(rec, '^%d+:(%d+)$')\n"
+	"  if not n then\n"
+	"    return redis.error_reply('ERR mhkit quota: ' .. KEYS[2] .. ' is not a record')\n"
 	"  end\n"
-	"  return {2, used, limit, day, reset, tonumber(rec)}\n"
+	"  return {2, used, limit, day, reset, tonumber(n)}\n"
 	"end\n"
 	"if used + relays > limit then\n"
 	"  return {0, used, limit, day, reset, relays}\n"
 	"end\n"
 	"used = redis.call('INCRBY', key, ARGV[2])\n"
 	"redis.call('EXPIRE', key, " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
-	"redis.call('SET', KEYS[2], ARGV[2], 'EX', " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"redis.call('SET', KEYS[2], string.format('%d', day) .. ':' .. ARGV[2], 'EX', "
+	QUOTA_STR(QUOTA_KEY_TTL) ")\n"
 	"return {1, used, limit, day, reset, relays}\n";
+
+/*
+ * UNDO: the message's record says which day's counter its relays went
+ * to; they are taken off that counter (never below 0), and the record
+ * becomes the "undone" mark (a COMMIT of that queue ID arriving late,
+ * from a connection that was cut, then counts nothing). Everything is
+ * checked before the first write.
+ */
+static const char quota_lua_undo[] =
+	"-- mhkit quota UNDO: KEYS[1] mh:{acct:USER}:used, KEYS[2] mh:{acct:USER}:msg:QUEUEID\n"
+	QUOTA_LUA_TIME
+	"local rec = redis.call('GET', KEYS[2])\n"
+	"if rec == '" QUOTA_RECORD_UNDONE "' then\n"
+	"  return {4, 0, 0, day, reset, 0}\n"
+	"end\n"
+	"if not rec then\n"
+	"  redis.call('SET', KEYS[2], '" QUOTA_RECORD_UNDONE "', 'EX', " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"  return {4, 0, 0, day, reset, 0}\n"
+	"end\n"
+	"local d, n = string.match(rec, '^(%d+):(%d+)$')\n"
+	"if not d then\n"
+	"  return redis.error_reply('ERR mhkit quota: ' .. KEYS[2] .. ' is not a record')\n"
+	"end\n"
+	"local key = KEYS[1] .. ':' .. d\n"
+	"local v = redis.call('GET', key)\n"
+	"if v and not string.match(v, '^%d+$') then\n"
+	"  return redis.error_reply('ERR mhkit quota: ' .. key .. ' is not a count')\n"
+	"end\n"
+	"local used = tonumber(v or '0')\n"
+	"local relays = tonumber(n)\n"
+	"if relays > used then relays = used end\n"
+	"if relays > 0 then used = redis.call('DECRBY', key, string.format('%d', relays)) end\n"
+	"redis.call('SET', KEYS[2], '" QUOTA_RECORD_UNDONE "', 'EX', " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"return {3, used, 0, tonumber(d), reset, relays}\n";
 
 static const struct {
 	const char *text;
@@ -98,9 +147,12 @@ static const struct {
 } quota_scripts[] = {
 	[QUOTA_SCRIPT_CHECK] = {quota_lua_check, sizeof(quota_lua_check) - 1, "check"},
 	[QUOTA_SCRIPT_COMMIT] = {quota_lua_commit, sizeof(quota_lua_commit) - 1, "commit"},
+	[QUOTA_SCRIPT_UNDO] = {quota_lua_undo, sizeof(quota_lua_undo) - 1, "undo"},
 };
 
-static char quota_shas[2][SHA1_HEX_LEN + 1];
+#define QUOTA_NSCRIPTS	(sizeof(quota_scripts) / sizeof(quota_scripts[0]))
+
+static char quota_shas[QUOTA_NSCRIPTS][SHA1_HEX_LEN + 1];
 static int quota_ready;
 
 /* quota_init - SHA-1 of each script, once */
@@ -109,7 +161,7 @@ quota_init(void)
 {
 	if (quota_ready)
 		return;
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < QUOTA_NSCRIPTS; i++)
 		sha1_hex(quota_scripts[i].text, quota_scripts[i].len, quota_shas[i]);
 	quota_ready = 1;
 }
@@ -174,7 +226,7 @@ quota_cmd_start(struct quota_cmd *cmd, enum quota_script s, const char *user,
 	cmd->argvlen[0] = 7;
 	cmd->argv[1] = quota_shas[s];
 	cmd->argvlen[1] = SHA1_HEX_LEN;
-	cmd->argv[2] = s == QUOTA_SCRIPT_COMMIT ? "2" : "1";
+	cmd->argv[2] = s == QUOTA_SCRIPT_CHECK ? "1" : "2";
 	cmd->argvlen[2] = 1;
 	cmd->argv[3] = cmd->used_key;
 	cmd->argvlen[3] = (size_t) keys_build(cmd->used_key, sizeof(cmd->used_key),
@@ -226,22 +278,40 @@ quota_queue_id_valid(const char *queue_id, char *err, size_t errlen)
 	return 0;
 }
 
-/* quota_cmd_commit - EVALSHA of COMMIT, with the message's record as KEYS[2] */
-int
-quota_cmd_commit(struct quota_cmd *cmd, const char *user, uint64_t limit,
-		 uint64_t relays, const char *queue_id, char *err, size_t errlen)
+/* quota_cmd_msg - start COMMIT or UNDO, with the message's record as KEYS[2] */
+static int
+quota_cmd_msg(struct quota_cmd *cmd, enum quota_script s, const char *user, uint64_t limit,
+	      uint64_t relays, const char *queue_id, char *err, size_t errlen)
 {
 	const char *parts[4] = {"mh:{acct:", user, "}:msg:", queue_id};
 
 	cmd->argc = 0;
 	if (quota_queue_id_valid(queue_id, err, errlen) < 0
-	    || quota_cmd_start(cmd, QUOTA_SCRIPT_COMMIT, user, limit, relays, err, errlen) < 0)
+	    || quota_cmd_start(cmd, s, user, limit, relays, err, errlen) < 0)
 		return -1;
 	cmd->argv[cmd->argc] = cmd->msg_key;
 	cmd->argvlen[cmd->argc++] = (size_t) keys_join(cmd->msg_key, sizeof(cmd->msg_key),
 						       parts, 4);
+	return 0;
+}
+
+/* quota_cmd_commit - EVALSHA of COMMIT */
+int
+quota_cmd_commit(struct quota_cmd *cmd, const char *user, uint64_t limit,
+		 uint64_t relays, const char *queue_id, char *err, size_t errlen)
+{
+	if (quota_cmd_msg(cmd, QUOTA_SCRIPT_COMMIT, user, limit, relays, queue_id, err, errlen) < 0)
+		return -1;
 	quota_cmd_args(cmd, limit, relays);
 	return 0;
+}
+
+/* quota_cmd_undo - EVALSHA of UNDO (no ARGV) */
+int
+quota_cmd_undo(struct quota_cmd *cmd, const char *user, const char *queue_id,
+	       char *err, size_t errlen)
+{
+	return quota_cmd_msg(cmd, QUOTA_SCRIPT_UNDO, user, 0, 0, queue_id, err, errlen);
 }
 
 /* quota_cmd_eval - EVAL TEXT instead of EVALSHA SHA; the rest unchanged */
@@ -260,6 +330,21 @@ quota_is_noscript(const redisReply *r)
 {
 	return r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 8
 	    && memcmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* quota_status_valid - a status the script returns */
+static int
+quota_status_valid(enum quota_script s, uint64_t status)
+{
+	switch (s) {
+	case QUOTA_SCRIPT_CHECK:
+		return status == QUOTA_REFUSED || status == QUOTA_OK;
+	case QUOTA_SCRIPT_COMMIT:
+		return status <= QUOTA_UNDONE;
+	case QUOTA_SCRIPT_UNDO:
+		return status == QUOTA_UNDONE || status == QUOTA_NOTHING;
+	}
+	return 0;
 }
 
 /* quota_parse - {status, used, limit, day, reset_in, relays}, each checked */
@@ -298,7 +383,7 @@ quota_parse(enum quota_script s, const redisReply *r, struct quota_result *res,
 		}
 		v[i] = (uint64_t) e->integer;
 	}
-	if (v[0] > (s == QUOTA_SCRIPT_COMMIT ? QUOTA_ALREADY : QUOTA_OK)) {
+	if (!quota_status_valid(s, v[0])) {
 		snprintf(err, errlen, "quota %s: unexpected status %llu in reply",
 			 quota_scripts[s].name, (unsigned long long) v[0]);
 		return -1;
@@ -360,6 +445,18 @@ quota_commit_sync(struct rconn *rc, const char *user, uint64_t limit, uint64_t r
 	struct quota_cmd cmd;
 
 	if (quota_cmd_commit(&cmd, user, limit, relays, queue_id, err, errlen) < 0)
+		return -1;
+	return quota_run(rc, &cmd, res, err, errlen);
+}
+
+/* quota_undo_sync - UNDO over rconn */
+int
+quota_undo_sync(struct rconn *rc, const char *user, const char *queue_id,
+		struct quota_result *res, char *err, size_t errlen)
+{
+	struct quota_cmd cmd;
+
+	if (quota_cmd_undo(&cmd, user, queue_id, err, errlen) < 0)
 		return -1;
 	return quota_run(rc, &cmd, res, err, errlen);
 }

@@ -14,9 +14,9 @@ struct rconn;
 struct reply;
 
 /*
- * Two server-side Lua scripts do the counting; each is one atomic step in
- * Redis, so any number of mhpolicyd processes on any number of nodes
- * agree. Both take the day from Redis's own clock (TIME inside the
+ * Three server-side Lua scripts do the counting; each is one atomic step
+ * in Redis, so any number of mhpolicyd processes on any number of nodes
+ * agree. They take the day from Redis's own clock (TIME inside the
  * script; Redis >= 5 replicates a script's effects, so a script may call
  * TIME and then write): day = floor(unix seconds / 86400), the UTC day,
  * so every node sees 00:00 UTC at the same instant.
@@ -24,9 +24,12 @@ struct reply;
  * Keys, all under the account's hash tag (doc/keys.md):
  *   mh:{acct:USER}:used:DAY     STRING, relays counted on UTC day DAY;
  *                               EXPIRE QUOTA_KEY_TTL after each count
- *   mh:{acct:USER}:msg:QUEUEID  STRING, the relays counted for that
- *                               message; EX QUOTA_KEY_TTL
- * KEYS[1] of both scripts is "mh:{acct:USER}:used" (the counter's name
+ *   mh:{acct:USER}:msg:QUEUEID  STRING "DAY:RELAYS": the message was
+ *                               counted, RELAYS on day DAY; or "undone"
+ *                               (QUOTA_RECORD_UNDONE): it was refused
+ *                               after all and its count taken back;
+ *                               EX QUOTA_KEY_TTL
+ * KEYS[1] of every script is "mh:{acct:USER}:used" (the counter's name
  * without the day: it declares the slot, the script appends ":DAY").
  *
  * CHECK (at RCPT; reads only): ARGV limit, relays. relays is what the
@@ -42,18 +45,30 @@ struct reply;
  *
  * COMMIT (at END-OF-MESSAGE): KEYS[2] = the message's record; ARGV
  * limit, relays (recipient_count x multiplier of the real size).
- * Atomically: record exists -> QUOTA_ALREADY with the relays recorded,
- * nothing counted again (Postfix repeats END-OF-DATA after a policy
- * timeout); used + relays > limit -> QUOTA_REFUSED, nothing counted or
- * recorded (so a refused message is never counted, and the same queue ID
- * may be tried again); else INCRBY, EXPIRE, record -> QUOTA_OK.
+ * Atomically: record "DAY:RELAYS" exists -> QUOTA_ALREADY with the relays
+ * recorded, nothing counted again (Postfix repeats END-OF-DATA after a
+ * policy timeout); record "undone" -> QUOTA_UNDONE, relays 0, nothing
+ * counted (the message was answered 451 and its count taken back: only
+ * a COMMIT delayed in a cut connection can come now); used + relays >
+ * limit -> QUOTA_REFUSED, nothing counted or recorded (so a refused
+ * message is never counted, and the same queue ID may be tried again);
+ * else INCRBY, EXPIRE, record "DAY:RELAYS" -> QUOTA_OK.
  *
- * Both return {status, used, limit, day, reset_in, relays}; quota_parse
- * checks every element, and anything else (error reply, wrong type or
- * size, out-of-range number) is -1: "Redis is down or confused" never
- * reads as "allowed".
+ * UNDO (after END-OF-MESSAGE was answered 451 because COMMIT's reply was
+ * lost: Postfix never sends that queue ID again): KEYS[2] = the record;
+ * no ARGV. Atomically: record "DAY:RELAYS" -> RELAYS taken off the
+ * counter of DAY (never below 0), the record becomes "undone" ->
+ * QUOTA_UNDONE with relays = what was taken off, day = DAY, used = that
+ * day's counter after; no record (COMMIT never ran) -> the record becomes
+ * "undone" too (a late COMMIT then counts nothing) -> QUOTA_NOTHING;
+ * "undone" already -> QUOTA_NOTHING. limit is 0.
  *
- * Asynchronous use (mhpolicyd): quota_cmd_check/commit build an EVALSHA
+ * All return {status, used, limit, day, reset_in, relays}; quota_parse
+ * checks every element (and that the status is one the script returns),
+ * and anything else (error reply, wrong type or size, out-of-range
+ * number) is -1: "Redis is down or confused" never reads as "allowed".
+ *
+ * Asynchronous use (mhpolicyd): quota_cmd_check/commit/undo build an EVALSHA
  * argv; send it; in the callback, when quota_is_noscript(reply) (Redis
  * restarted or SCRIPT FLUSH), call quota_cmd_eval and send the same cmd
  * again (EVAL also puts the script back in Redis's cache); otherwise
@@ -69,25 +84,31 @@ struct reply;
 #define QUOTA_ARGC_MAX		7	/* EVALSHA sha 2 used msg limit relays */
 #define QUOTA_NUM_MAX		24	/* bytes of a decimal uint64 and its NUL */
 #define QUOTA_ISO_MAX		32	/* "2024-05-02T00:00:00Z" and room */
+#define QUOTA_RECORD_UNDONE	"undone"	/* a message record whose count was taken back */
 
 enum quota_script {
 	QUOTA_SCRIPT_CHECK,		/* at RCPT, read only */
-	QUOTA_SCRIPT_COMMIT		/* at END-OF-MESSAGE, counts */
+	QUOTA_SCRIPT_COMMIT,		/* at END-OF-MESSAGE, counts */
+	QUOTA_SCRIPT_UNDO		/* after a 451 whose COMMIT may have counted */
 };
 
 enum quota_status {
 	QUOTA_REFUSED = 0,		/* does not fit: nothing counted */
 	QUOTA_OK = 1,			/* CHECK: fits; COMMIT: counted now */
-	QUOTA_ALREADY = 2		/* COMMIT: this queue ID was counted before */
+	QUOTA_ALREADY = 2,		/* COMMIT: this queue ID was counted before */
+	QUOTA_UNDONE = 3,		/* COMMIT: this queue ID's count was taken back, nothing
+					 * counted; UNDO: its relays were taken back now */
+	QUOTA_NOTHING = 4		/* UNDO: nothing counted under this queue ID (any more) */
 };
 
 struct quota_result {
 	enum quota_status status;
-	uint64_t used;			/* relays counted today, after this step */
+	uint64_t used;			/* relays counted today (UNDO: on day), after this step */
 	uint64_t limit;			/* the limit the script compared with */
-	uint64_t day;			/* UTC day number (unix seconds / 86400) */
+	uint64_t day;			/* UTC day number (unix seconds / 86400); UNDO: the record's */
 	uint64_t reset_in;		/* seconds until 00:00 UTC, 1..86400 */
-	uint64_t relays;		/* asked (CHECK, COMMIT) or recorded (QUOTA_ALREADY) */
+	uint64_t relays;		/* asked (CHECK, COMMIT), recorded (QUOTA_ALREADY)
+					 * or taken back (UNDO) */
 };
 
 struct quota_cmd {
@@ -121,6 +142,9 @@ int	quota_cmd_check(struct quota_cmd *, const char *user, uint64_t limit,
 			uint64_t relays, char *err, size_t errlen);
 int	quota_cmd_commit(struct quota_cmd *, const char *user, uint64_t limit,
 			 uint64_t relays, const char *queue_id, char *err, size_t errlen);
+/* quota_cmd_undo - EVALSHA of UNDO; the same checks of user and queue_id */
+int	quota_cmd_undo(struct quota_cmd *, const char *user, const char *queue_id,
+		       char *err, size_t errlen);
 /* quota_cmd_eval - the same command as EVAL with the script's text */
 void	quota_cmd_eval(struct quota_cmd *);
 /* quota_is_noscript - reply is Redis's NOSCRIPT error: resend with quota_cmd_eval */
@@ -137,6 +161,8 @@ int	quota_check_sync(struct rconn *, const char *user, uint64_t limit, uint64_t 
 			 struct quota_result *, char *err, size_t errlen);
 int	quota_commit_sync(struct rconn *, const char *user, uint64_t limit, uint64_t relays,
 			  const char *queue_id, struct quota_result *, char *err, size_t errlen);
+int	quota_undo_sync(struct rconn *, const char *user, const char *queue_id,
+			struct quota_result *, char *err, size_t errlen);
 /* quota_show_sync - today's use (CHECK with relays 0), for mhlist account show */
 int	quota_show_sync(struct rconn *, const char *user, uint64_t limit,
 			struct quota_result *, char *err, size_t errlen);

@@ -5,17 +5,19 @@
  *     check USER LIMIT RELAYS          CHECK script (RCPT)
  *     commit USER LIMIT RELAYS QUEUEID COMMIT script (END-OF-MESSAGE); with
  *                                      --count N, N messages QUEUEID1..QUEUEIDN
+ *     undo USER QUEUEID                UNDO script (take back a refused message's count)
  *     show USER LIMIT                  today's use (mhlist account show)
- *     script check|commit              the Lua text (no Redis)
- *     sha check|commit                 its SHA-1 as quota computes it (no Redis)
+ *     script check|commit|undo         the Lua text (no Redis)
+ *     sha check|commit|undo            its SHA-1 as quota computes it (no Redis)
  *
  * Redis settings come from -c FILE (conf_load) or the built-in defaults.
  * --start-when FILE connects, then waits (at most 10 s) until FILE exists:
  * a start line for racing probes.
  * One line per result, flushed at once:
  *   VERDICT used=N limit=N left=N relays=N day=N reset_in=N reset=ISO [qid=Q]
- * VERDICT is fits or full (check), counted, refused or already (commit),
- * show (show); a failure is "error: TEXT". Exit 0 when every step
+ * VERDICT is fits or full (check), counted, refused, already or undone
+ * (commit), undone or nothing (undo; day= is the day taken back from,
+ * used= that day's counter after), show (show); a failure is "error: TEXT". Exit 0 when every step
  * succeeded, 1 when one failed, 64 on usage errors, 78 when the config
  * is bad.
  */
@@ -44,8 +46,9 @@ probe_usage(const char *why)
 	fprintf(stderr, "quota_probe: %s\n"
 		"usage: quota_probe [-c FILE] [--count N] [--start-when FILE] check USER LIMIT RELAYS\n"
 		"       quota_probe [-c FILE] [--count N] [--start-when FILE] commit USER LIMIT RELAYS QUEUEID\n"
+		"       quota_probe [-c FILE] undo USER QUEUEID\n"
 		"       quota_probe [-c FILE] show USER LIMIT\n"
-		"       quota_probe script|sha check|commit\n", why);
+		"       quota_probe script|sha check|commit|undo\n", why);
 	exit(64);
 }
 
@@ -61,7 +64,7 @@ probe_u64(const char *what, const char *text)
 	return v;
 }
 
-/* probe_script - "check" or "commit" */
+/* probe_script - "check", "commit" or "undo" */
 static enum quota_script
 probe_script(const char *name)
 {
@@ -69,7 +72,9 @@ probe_script(const char *name)
 		return QUOTA_SCRIPT_CHECK;
 	if (strcmp(name, "commit") == 0)
 		return QUOTA_SCRIPT_COMMIT;
-	probe_usage("script is check or commit");
+	if (strcmp(name, "undo") == 0)
+		return QUOTA_SCRIPT_UNDO;
+	probe_usage("script is check, commit or undo");
 }
 
 /* probe_start_when - connect, then wait for the start file; 0 or -1 after the longest wait */
@@ -133,7 +138,7 @@ main(int argc, char **argv)
 	argv += i;
 	if (strcmp(cmd, "script") == 0 || strcmp(cmd, "sha") == 0) {
 		if (argc != 1)
-			probe_usage("script|sha check|commit");
+			probe_usage("script|sha check|commit|undo");
 		fputs(cmd[1] == 'c' ? quota_script_text(probe_script(argv[0]))
 		      : quota_script_sha(probe_script(argv[0])), stdout);
 		if (cmd[1] != 'c')
@@ -141,7 +146,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (!((strcmp(cmd, "check") == 0 && argc == 3) || (strcmp(cmd, "commit") == 0 && argc == 4)
-	      || (strcmp(cmd, "show") == 0 && argc == 2)))
+	      || (strcmp(cmd, "undo") == 0 && argc == 2) || (strcmp(cmd, "show") == 0 && argc == 2)))
 		probe_usage("bad command or number of arguments");
 
 	conf = path ? conf_load(path, err, sizeof(err)) : conf_defaults();
@@ -174,6 +179,9 @@ main(int argc, char **argv)
 				snprintf(qid, sizeof(qid), "%.40s", argv[3]);
 			rv = quota_commit_sync(rc, argv[0], probe_u64("LIMIT", argv[1]),
 					       probe_u64("RELAYS", argv[2]), qid, &res, err, sizeof(err));
+		} else if (strcmp(cmd, "undo") == 0) {
+			snprintf(qid, sizeof(qid), "%.40s", argv[1]);
+			rv = quota_undo_sync(rc, argv[0], qid, &res, err, sizeof(err));
 		} else {
 			rv = quota_show_sync(rc, argv[0], probe_u64("LIMIT", argv[1]), &res, err,
 					     sizeof(err));
@@ -185,6 +193,10 @@ main(int argc, char **argv)
 		}
 		if (strcmp(cmd, "show") == 0)
 			verdict = "show";
+		else if (res.status == QUOTA_UNDONE)
+			verdict = "undone";
+		else if (res.status == QUOTA_NOTHING)
+			verdict = "nothing";
 		else if (res.status == QUOTA_ALREADY)
 			verdict = "already";
 		else if (res.status == QUOTA_OK)

@@ -1,9 +1,11 @@
 #!/bin/bash
-# test_quota.sh - quota/ (the CHECK and COMMIT scripts) against a real
-# redis-server: a limit of 150 exactly, one count per queue ID, refused
-# messages never counted, key TTLs, 16 processes racing past the limit,
-# the 00:00 UTC rollover, NOSCRIPT fallback, and a confused or absent
-# Redis never read as "allowed". Drives tests/integration/quota_probe.
+# test_quota.sh - quota/ (the CHECK, COMMIT and UNDO scripts) against a
+# real redis-server: a limit of 150 exactly, one count per queue ID,
+# refused messages never counted, key TTLs, 16 processes racing past the
+# limit, the 00:00 UTC rollover, UNDO (a count taken back once, from the
+# day it was counted on, and a late COMMIT then counting nothing),
+# NOSCRIPT fallback, and a confused or absent Redis never read as
+# "allowed". Drives tests/integration/quota_probe.
 
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
@@ -111,7 +113,7 @@ mhkit_conf_write "$CONF"
 
 # --- the scripts' names: our SHA-1 is Redis's ------------------------------------
 
-for s in check commit; do
+for s in check commit undo; do
 	"$PROBE" script "$s" >"$TMP/$s.lua"
 	assert_eq "$("$PROBE" sha $s)" "$(rcli -x SCRIPT LOAD <"$TMP/$s.lua")" "sha: $s script's SHA-1 as Redis computes it"
 done
@@ -153,7 +155,7 @@ assert_match "$T_OUT" '^already used=6 limit=150 left=144 relays=6 ' "queue ID: 
 assert_exit 0 probe commit bob 3 6 Q12MB
 assert_match "$T_OUT" '^already used=6 ' "queue ID: already counted wins over a lower limit"
 assert_eq 6 "$(counter bob "$DAY")" "queue ID: counted once"
-assert_eq 6 "$(rcli GET 'mh:{acct:bob}:msg:Q12MB')" "queue ID: the record holds the relays counted"
+assert_eq "$DAY:6" "$(rcli GET 'mh:{acct:bob}:msg:Q12MB')" "queue ID: the record holds the day and the relays counted"
 
 # Postfix repeating END-OF-DATA while the first try still runs, on two nodes:
 # 16 processes commit one queue ID at the same moment
@@ -233,6 +235,76 @@ assert_eq 150 "$(counter erin "$YESTERDAY")" "rollover: yesterday's counter left
 ttl=$(rcli TTL "mh:{acct:erin}:used:$YESTERDAY")
 check "rollover: yesterday's counter still expires ($ttl s)" test "$ttl" -gt 0
 
+# --- UNDO: a message answered 451 after all takes its count back ---------------------
+
+away_from_midnight
+assert_exit 0 probe commit ivan 150 6 U1
+assert_exit 0 probe commit ivan 150 4 U2
+DAY=$(field "$T_OUT" day)
+assert_eq 10 "$(counter ivan "$DAY")" "undo: two messages counted (6 + 4)"
+assert_exit 0 probe undo ivan U1
+assert_match "$T_OUT" "^undone used=4 limit=0 left=0 relays=6 day=$DAY " "undo: 6 relays taken back from today"
+assert_eq 4 "$(counter ivan "$DAY")" "undo: the counter is back to what the other message counts"
+assert_eq undone "$(rcli GET 'mh:{acct:ivan}:msg:U1')" "undo: the record is now the undone mark"
+ttl=$(rcli TTL 'mh:{acct:ivan}:msg:U1')
+check "undo: the mark expires within 2 days ($ttl s)" test "$ttl" -gt 86400 -a "$ttl" -le 172800
+assert_exit 0 probe undo ivan U1
+assert_match "$T_OUT" '^nothing used=0 limit=0 left=0 relays=0 ' "undo twice: the second takes nothing back"
+assert_eq 4 "$(counter ivan "$DAY")" "undo twice: counter unchanged"
+assert_exit 0 probe commit ivan 150 6 U1
+assert_match "$T_OUT" '^undone used=4 limit=150 left=146 relays=0 ' "undo: a late COMMIT of that queue ID counts nothing"
+assert_eq 4 "$(counter ivan "$DAY")" "undo: ...the counter unchanged"
+assert_exit 0 probe undo ivan NEVERSEEN
+assert_match "$T_OUT" '^nothing used=0 limit=0 left=0 relays=0 ' "undo of an unknown queue ID: nothing taken back"
+assert_eq 4 "$(counter ivan "$DAY")" "undo of an unknown queue ID: counter unchanged"
+assert_eq undone "$(rcli GET 'mh:{acct:ivan}:msg:NEVERSEEN')" "undo of an unknown queue ID: marked, so that its COMMIT arriving late..."
+assert_exit 0 probe commit ivan 150 1 NEVERSEEN
+assert_match "$T_OUT" '^undone used=4 ' "...counts nothing"
+assert_eq 4 "$(counter ivan "$DAY")" "...counter unchanged"
+assert_eq "" "$(counter nobodyhere "$DAY")" "undo of an unknown account's message: no counter made"
+assert_exit 0 probe undo nobodyhere X1
+assert_match "$T_OUT" '^nothing ' "undo for an account with no counter: nothing"
+assert_eq "" "$(counter nobodyhere "$DAY")" "...and still no counter"
+
+# a counter lower than the record (changed by hand): taken to 0, never below
+assert_exit 0 probe commit ivan 150 5 U3
+rcli SET "mh:{acct:ivan}:used:$DAY" 2 KEEPTTL >/dev/null
+assert_exit 0 probe undo ivan U3
+assert_match "$T_OUT" "^undone used=0 limit=0 left=0 relays=2 day=$DAY " "undo: a counter lower than the record goes to 0"
+assert_eq 0 "$(counter ivan "$DAY")" "undo: never below 0"
+
+# rollover: the message was counted yesterday; the undo comes after 00:00 UTC
+assert_exit 0 probe commit judy 150 5 J1
+assert_exit 0 probe commit judy 150 3 J2
+DAY=$(field "$T_OUT" day)
+YESTERDAY=$((DAY - 1))
+rcli RENAME "mh:{acct:judy}:used:$DAY" "mh:{acct:judy}:used:$YESTERDAY" >/dev/null
+rcli SET 'mh:{acct:judy}:msg:J1' "$YESTERDAY:5" KEEPTTL >/dev/null
+assert_exit 0 probe commit judy 150 2 J3
+assert_match "$T_OUT" '^counted used=2 ' "undo after rollover: a message counted on the new day"
+assert_exit 0 probe undo judy J1
+assert_match "$T_OUT" "^undone used=3 limit=0 left=0 relays=5 day=$YESTERDAY " "undo after rollover: taken back from yesterday's counter"
+assert_eq 3 "$(counter judy "$YESTERDAY")" "undo after rollover: yesterday's counter 8 - 5"
+assert_eq 2 "$(counter judy "$DAY")" "undo after rollover: today's counter left alone"
+ttl=$(rcli TTL "mh:{acct:judy}:used:$YESTERDAY")
+check "undo after rollover: yesterday's counter keeps its expiry ($ttl s)" test "$ttl" -gt 0
+
+# records it does not understand: an error, nothing changed
+rcli SET 'mh:{acct:judy}:msg:J9' 5 >/dev/null
+assert_exit 1 probe undo judy J9
+assert_contains "$T_OUT" "error: quota undo: Redis: ERR mhkit quota: mh:{acct:judy}:msg:J9 is not a record" "undo: a record without its day is an error"
+assert_exit 1 probe commit judy 150 1 J9
+assert_contains "$T_OUT" "error: quota commit: Redis: ERR mhkit quota: mh:{acct:judy}:msg:J9 is not a record" "commit: so is it for COMMIT"
+assert_eq 5 "$(rcli GET 'mh:{acct:judy}:msg:J9')" "undo: the record left as it was"
+rcli SET 'mh:{acct:judy}:msg:J8' "$DAY:5" >/dev/null
+rcli SET "mh:{acct:judy}:used:$DAY" abc >/dev/null
+assert_exit 1 probe undo judy J8
+assert_contains "$T_OUT" "is not a count" "undo: a counter that is not a count is an error"
+assert_eq "$DAY:5" "$(rcli GET 'mh:{acct:judy}:msg:J8')" "undo: ...and the record is left as it was"
+rcli SET "mh:{acct:judy}:used:$DAY" 2 >/dev/null
+assert_exit 1 probe undo 'ju dy' J8
+assert_contains "$T_OUT" "error: account name has a space" "undo: bad name refused before Redis"
+
 # --- NOSCRIPT: Redis lost its script cache -------------------------------------------
 
 evals() {
@@ -252,6 +324,8 @@ assert_eq $(( ${before:-0} + 1 )) "$(evals)" "noscript: no further EVAL"
 rcli SCRIPT FLUSH >/dev/null
 assert_exit 0 probe check frank 150 1
 assert_match "$T_OUT" '^fits used=4 ' "noscript: check works too"
+assert_exit 0 probe undo frank F2
+assert_match "$T_OUT" '^undone used=2 ' "noscript: undo works too"
 
 # --- Redis confused or gone: an error, never "counted" -------------------------------
 

@@ -2,7 +2,8 @@
  * test_quota.c - quota/: the size multiplier at every boundary, relays
  * without overflow, SHA-1 of the scripts, EVALSHA/EVAL argv, parsing of
  * script replies (RESP bytes through hiredis's reader, no server) and
- * the SMTP replies with hostile user names. Named cases in tables.
+ * the SMTP replies with hostile user names. Named cases in tables. The
+ * scripts' behaviour is tests/integration/test_quota.sh (real Redis).
  */
 #include "config.h"
 
@@ -133,9 +134,11 @@ END_TEST
 START_TEST(test_scripts)
 {
 	char	hex[SHA1_HEX_LEN + 1];
-	enum quota_script s[2] = {QUOTA_SCRIPT_CHECK, QUOTA_SCRIPT_COMMIT};
+	enum quota_script s[3] = {QUOTA_SCRIPT_CHECK, QUOTA_SCRIPT_COMMIT, QUOTA_SCRIPT_UNDO};
+	const char *commit = quota_script_text(QUOTA_SCRIPT_COMMIT);
+	const char *undo = quota_script_text(QUOTA_SCRIPT_UNDO);
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		const char *text = quota_script_text(s[i]);
 
 		sha1_hex(text, strlen(text), hex);
@@ -144,6 +147,18 @@ START_TEST(test_scripts)
 		ck_assert_ptr_nonnull(strstr(text, "math.floor(now / 86400)"));
 	}
 	ck_assert_str_ne(quota_script_sha(QUOTA_SCRIPT_CHECK), quota_script_sha(QUOTA_SCRIPT_COMMIT));
+	ck_assert_str_ne(quota_script_sha(QUOTA_SCRIPT_COMMIT), quota_script_sha(QUOTA_SCRIPT_UNDO));
+	ck_assert_str_ne(quota_script_sha(QUOTA_SCRIPT_CHECK), quota_script_sha(QUOTA_SCRIPT_UNDO));
+	/* the record: "DAY:RELAYS" when counted, "undone" when taken back */
+	ck_assert_ptr_nonnull(strstr(commit, "string.format('%d', day) .. ':' .. ARGV[2], 'EX', 172800"));
+	ck_assert_ptr_nonnull(strstr(commit, "string.match(rec, '^%d+:(%d+)$')"));
+	ck_assert_ptr_nonnull(strstr(commit, "if rec == 'undone' then\n  return {3,"));
+	ck_assert_ptr_nonnull(strstr(undo, "string.match(rec, '^(%d+):(%d+)$')"));
+	ck_assert_ptr_nonnull(strstr(undo, "local key = KEYS[1] .. ':' .. d\n"));
+	ck_assert_ptr_nonnull(strstr(undo, "DECRBY"));
+	ck_assert_ptr_nonnull(strstr(undo, "'undone', 'EX', 172800"));
+	ck_assert_ptr_null(strstr(undo, "INCRBY"));
+	ck_assert_ptr_null(strstr(undo, "ARGV"));
 	ck_assert_ptr_nonnull(strstr(quota_script_text(QUOTA_SCRIPT_COMMIT), "'EX', 172800"));
 	ck_assert_ptr_nonnull(strstr(quota_script_text(QUOTA_SCRIPT_COMMIT), "EXPIRE', key, 172800"));
 	ck_assert_ptr_null(strstr(quota_script_text(QUOTA_SCRIPT_CHECK), "INCRBY"));
@@ -209,6 +224,23 @@ START_TEST(test_argv_commit)
 }
 END_TEST
 
+START_TEST(test_argv_undo)
+{
+	struct quota_cmd cmd;
+	char	err[256];
+	const char *want[] = {"EVALSHA", quota_script_sha(QUOTA_SCRIPT_UNDO), "2",
+		"mh:{acct:bob@example.com}:used", "mh:{acct:bob@example.com}:msg:4XyZ1abC9", NULL};
+	const char *want_eval[] = {"EVAL", quota_script_text(QUOTA_SCRIPT_UNDO), "2",
+		"mh:{acct:bob@example.com}:used", "mh:{acct:bob@example.com}:msg:4XyZ1abC9", NULL};
+
+	ck_assert_int_eq(quota_cmd_undo(&cmd, "bob@example.com", "4XyZ1abC9", err, sizeof(err)), 0);
+	ck_assert_int_eq(cmd.script, QUOTA_SCRIPT_UNDO);
+	argv_is(&cmd, want);
+	quota_cmd_eval(&cmd);
+	argv_is(&cmd, want_eval);
+}
+END_TEST
+
 static char long_user[300];
 static char long_qid[40];
 
@@ -238,6 +270,13 @@ static const struct {
 	{"commit: space in queue ID", "bob", 150, 1, "AB 12", "letter or digit"},
 	{"commit: bad user", "a b", 150, 1, "AB12", "space"},
 	{"commit: relays too big", "bob", 150, UINT64_MAX, "AB12", "relay count"},
+	{"undo: no queue ID", "bob", 0, 0, "-", "no queue ID"},
+	{"undo: empty queue ID", "bob", 0, 0, "", "no queue ID"},
+	{"undo: 33-byte queue ID", "bob", 0, 0, long_qid, "longer than 32"},
+	{"undo: colon in queue ID", "bob", 0, 0, "AB:12", "letter or digit"},
+	{"undo: no user", NULL, 0, 0, "AB12", "no account name"},
+	{"undo: brace in user", "bob}x", 0, 0, "AB12", "brace"},
+	{"undo: 256-byte user", long_user, 0, 0, "AB12", "longer than 255"},
 };
 
 START_TEST(test_argv_bad)
@@ -253,6 +292,10 @@ START_TEST(test_argv_bad)
 	if (bad_cases[_i].qid == NULL)
 		rc = quota_cmd_check(&cmd, bad_cases[_i].user, bad_cases[_i].limit,
 				     bad_cases[_i].relays, err, sizeof(err));
+	else if (strncmp(bad_cases[_i].label, "undo:", 5) == 0)
+		rc = quota_cmd_undo(&cmd, bad_cases[_i].user,
+				    strcmp(bad_cases[_i].qid, "-") ? bad_cases[_i].qid : NULL,
+				    err, sizeof(err));
 	else
 		rc = quota_cmd_commit(&cmd, bad_cases[_i].user, bad_cases[_i].limit,
 				      bad_cases[_i].relays,
@@ -284,7 +327,21 @@ static const struct {
 	{"commit already", QUOTA_SCRIPT_COMMIT, ROW("2", "7", "150", "19876", "86400", "6"), 1, QUOTA_ALREADY, 7, NULL},
 	{"commit refused", QUOTA_SCRIPT_COMMIT, ROW("0", "150", "150", "19876", "5", "1"), 1, QUOTA_REFUSED, 150, NULL},
 	{"check status 2", QUOTA_SCRIPT_CHECK, ROW("2", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 2"},
-	{"commit status 3", QUOTA_SCRIPT_COMMIT, ROW("3", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 3"},
+	{"commit undone before", QUOTA_SCRIPT_COMMIT, ROW("3", "10", "150", "19876", "3600", "0"), 1, QUOTA_UNDONE, 10, NULL},
+	{"commit status 4", QUOTA_SCRIPT_COMMIT, ROW("4", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 4"},
+	{"check status 3", QUOTA_SCRIPT_CHECK, ROW("3", "10", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected status 3"},
+	{"undo undone", QUOTA_SCRIPT_UNDO, ROW("3", "144", "0", "19876", "3600", "6"), 1, QUOTA_UNDONE, 144, NULL},
+	{"undo to 0", QUOTA_SCRIPT_UNDO, ROW("3", "0", "0", "19876", "1", "150"), 1, QUOTA_UNDONE, 0, NULL},
+	{"undo nothing", QUOTA_SCRIPT_UNDO, ROW("4", "0", "0", "19876", "86400", "0"), 1, QUOTA_NOTHING, 0, NULL},
+	{"undo status 0", QUOTA_SCRIPT_UNDO, ROW("0", "0", "0", "19876", "3600", "0"), 0, 0, 0, "quota undo: unexpected status 0"},
+	{"undo status 1", QUOTA_SCRIPT_UNDO, ROW("1", "0", "0", "19876", "3600", "0"), 0, 0, 0, "unexpected status 1"},
+	{"undo status 2", QUOTA_SCRIPT_UNDO, ROW("2", "0", "0", "19876", "3600", "0"), 0, 0, 0, "unexpected status 2"},
+	{"undo status 5", QUOTA_SCRIPT_UNDO, ROW("5", "0", "0", "19876", "3600", "0"), 0, 0, 0, "unexpected status 5"},
+	{"undo negative relays", QUOTA_SCRIPT_UNDO, ROW("3", "0", "0", "19876", "3600", "-6"), 0, 0, 0, "unexpected relays"},
+	{"undo reset_in 0", QUOTA_SCRIPT_UNDO, ROW("3", "0", "0", "19876", "0", "6"), 0, 0, 0, "reset_in 0"},
+	{"undo 4 elements", QUOTA_SCRIPT_UNDO, "*4\r\n:3\r\n:0\r\n:19876\r\n:6\r\n", 0, 0, 0, "quota undo: unexpected reply (type 2, 4 elements)"},
+	{"undo: record not a record", QUOTA_SCRIPT_UNDO, "-ERR mhkit quota: mh:{acct:bob}:msg:Q1 is not a record\r\n",
+	0, 0, 0, "quota undo: Redis: ERR mhkit quota: mh:{acct:bob}:msg:Q1 is not a record"},
 	{"reset_in 0", QUOTA_SCRIPT_CHECK, ROW("1", "10", "150", "19876", "0", "3"), 0, 0, 0, "reset_in 0"},
 	{"reset_in 86401", QUOTA_SCRIPT_CHECK, ROW("1", "10", "150", "19876", "86401", "3"), 0, 0, 0, "reset_in 86401"},
 	{"negative used", QUOTA_SCRIPT_COMMIT, ROW("1", "-1", "150", "19876", "3600", "3"), 0, 0, 0, "unexpected used"},
@@ -343,7 +400,7 @@ START_TEST(test_parse)
 		ck_assert_msg(rc == 0, "%s: %s", parse_cases[_i].label, err);
 		ck_assert_int_eq(res.status, parse_cases[_i].status);
 		ck_assert_uint_eq(res.used, parse_cases[_i].used);
-		ck_assert_uint_eq(res.limit, 150);
+		ck_assert_uint_eq(res.limit, parse_cases[_i].script == QUOTA_SCRIPT_UNDO ? 0 : 150);
 		ck_assert_uint_eq(res.day, 19876);
 	} else {
 		ck_assert_msg(rc == -1, "%s: parsed", parse_cases[_i].label);
@@ -362,6 +419,8 @@ START_TEST(test_parse_null)
 
 	ck_assert_int_eq(quota_parse(QUOTA_SCRIPT_COMMIT, NULL, &res, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "quota commit: no reply");
+	ck_assert_int_eq(quota_parse(QUOTA_SCRIPT_UNDO, NULL, &res, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "quota undo: no reply");
 	ck_assert_int_eq(quota_is_noscript(NULL), 0);
 }
 END_TEST
@@ -490,6 +549,7 @@ main(void)
 	tcase_add_test(tc, test_scripts);
 	tcase_add_test(tc, test_argv_check);
 	tcase_add_test(tc, test_argv_commit);
+	tcase_add_test(tc, test_argv_undo);
 	tcase_add_loop_test(tc, test_argv_bad, 0, N(bad_cases));
 	tcase_add_loop_test(tc, test_parse, 0, N(parse_cases));
 	tcase_add_test(tc, test_parse_null);
