@@ -23,6 +23,23 @@
  * VmHWM of that process are read from /proc just before the connections
  * close (so with -i K they include K idle clients).
  *
+ * Mode eom (-m eom): END-OF-MESSAGE requests with policy_context=outbound,
+ * as Postfix 3.7 sends them from smtpd_end_of_data_restrictions to an
+ * outbound quota service: sasl_username cycling over the accounts (-u),
+ * size (-z) and recipient_count (-k) from lists, recipient= only for a
+ * one-recipient message (Postfix leaves it empty for several), and a
+ * queue_id unique to each request: a per-process prefix (-q, default 8
+ * random letters and digits) and a 10-digit counter, written in place into
+ * a per-connection copy of a prebuilt request (no formatting per request);
+ * the same counter makes `instance` unique too. Every answer, warm-up and
+ * the end included, is tallied per account: messages, recipients and
+ * relays (recipients x the SPEC's size multiplier, 1 MB = 1,048,576 bytes)
+ * of the requests answered DUNNO or OK (any case), and the others
+ * (refused). At the end no new request is sent and those outstanding are
+ * awaited (REQUEST_TIMEOUT at most), so the tallies are complete; a request
+ * whose connection broke or that got no answer is "lost" (its outcome is
+ * unknown). Without -e, refusals are not errors.
+ *
  * Single-threaded, epoll, level-triggered. Exit 0 when the run completed
  * (errors are counted and printed, not fatal), 1 on a setup failure,
  * 2 on usage.
@@ -40,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -57,6 +75,9 @@
 #define RECONNECT_MAX	1000
 #define DURATION_MAX	3600.0
 #define REQUESTS_MAX	1000000000ULL
+#define QID_CTR_LEN	10		/* digits of the eom queue-ID counter */
+#define QID_PREFIX_MAX	20		/* + QID_CTR_LEN <= 32, what Postfix and mhpolicyd take */
+#define MB		1048576ULL
 
 #define SUB_BITS	6
 #define SUB		(1 << SUB_BITS)
@@ -131,6 +152,9 @@ struct conn {
 	const char *req;
 	char	rbuf[REPLY_MAX];
 	size_t	rlen;
+	int	outstanding;		/* eom: a request sent, its answer not tallied */
+	size_t	pool_idx;		/* eom: the template it came from */
+	char   *wbuf;			/* eom: this connection's copy of the request */
 };
 
 static struct {
@@ -146,7 +170,28 @@ static struct {
 	const char *expect;
 	char   *rcpts[LIST_MAX], *senders[LIST_MAX], *clients[LIST_MAX];
 	int	nrcpts, nsenders, nclients;
+	int	eom;			/* -m eom */
+	int	senders_given;		/* -f; eom without it: USER@customer.example */
+	char   *users[LIST_MAX], *sizes_s[LIST_MAX], *counts_s[LIST_MAX];
+	int	nusers, nsizes, ncounts;
+	unsigned long long sizes[LIST_MAX], counts[LIST_MAX];
+	char	qid_prefix[QID_PREFIX_MAX + 1];
 } opt;
+
+/* eom: what a template is, and what its answers added up to */
+struct eom_entry {
+	int	user;			/* index in opt.users */
+	unsigned long long rcpts, relays;	/* relays 0: over 50 MB */
+	size_t	qid_off, inst_off;	/* where the counter goes */
+};
+static struct eom_entry eom_pool[POOL_MAX];
+struct eom_tally {
+	unsigned long long msgs, rcpts, relays, refused, lost;
+};
+static struct eom_tally eom_user[LIST_MAX], eom_total;
+static char qid_ctr[QID_CTR_LEN];	/* decimal, incremented in place */
+static int draining;			/* eom: the end, no new requests */
+static unsigned long long eom_sent;
 
 static char *pool[POOL_MAX];
 static size_t pool_len[POOL_MAX];
@@ -190,6 +235,7 @@ usage(void)
 		"usage: loadgen -s SERVER [-c CONNS] [-d SECONDS] [-n REQUESTS] [-w WARMUP]\n"
 		"               [-r RCPT,...] [-f SENDER,...] [-a IP,... | -A COUNT]\n"
 		"               [-i IDLE [-I] [-b BATCH]] [-p PID] [-e ACTION] [--json]\n"
+		"               [-m rcpt | -m eom [-u USERS] [-z SIZES] [-k COUNTS] [-q PREFIX]]\n"
 		"  SERVER: inet:HOST:PORT, HOST:PORT, unix:PATH or /PATH\n"
 		"  -c connections with one request outstanding each (default 8)\n"
 		"  -d seconds recorded (default 5), -n at most this many requests (default 1e9)\n"
@@ -198,7 +244,13 @@ usage(void)
 		"  -i extra connections that stay open and idle (-I: after one request each),\n"
 		"     opened BATCH at a time, each batch ready before the next (default 64)\n"
 		"  -p PID: report that process's VmRSS/VmHWM before closing the connections\n"
-		"  -e ACTION: count replies other than \"action=ACTION\" as errors (e.g. -e DUNNO)\n");
+		"  -e ACTION: count replies other than \"action=ACTION\" as errors (e.g. -e DUNNO)\n"
+		"  -m eom: END-OF-MESSAGE requests, policy_context=outbound, a unique queue_id each:\n"
+		"     -u USER,... or -u COUNT (user1..userCOUNT) sasl_username (default 8),\n"
+		"     -z SIZE,... bytes (default 2000,15000,120000), -k N,... recipient_count\n"
+		"     (default 1,2,3), -q PREFIX of the queue IDs (default 8 random [0-9A-Za-z]);\n"
+		"     sender USER@customer.example unless -f; recipient= only when recipient_count=1;\n"
+		"     answers tallied per account (DUNNO/OK: granted), outstanding ones awaited\n");
 	exit(2);
 }
 
@@ -327,6 +379,149 @@ build_pool(void)
 	}
 }
 
+/* eom_multiplier - the SPEC's size multiplier (doc/quota.md); 0 over 50 MB */
+static unsigned
+eom_multiplier(unsigned long long size)
+{
+	if (size > 50 * MB)
+		return 0;
+	if (size == 50 * MB)
+		return 6;
+	return (unsigned) (size / (10 * MB)) + 1;
+}
+
+/* build_pool_eom - one END-OF-MESSAGE template per account x size x recipient count */
+static void
+build_pool_eom(void)
+{
+	static const char *const ports[] = {"465", "2525", "10025", "25", "10465"};
+	size_t	combos = (size_t) opt.nusers * (size_t) opt.nsizes * (size_t) opt.ncounts;
+	char	ph[QID_CTR_LEN + 1];
+
+	memset(ph, 'Q', QID_CTR_LEN);
+	ph[QID_CTR_LEN] = 0;
+	memset(qid_ctr, '0', QID_CTR_LEN);
+	npool = combos < POOL_MAX ? combos : POOL_MAX;
+	for (size_t i = 0; i < npool; i++) {
+		size_t	u = i % (size_t) opt.nusers;
+		size_t	z = (i / (size_t) opt.nusers) % (size_t) opt.nsizes;
+		size_t	k = (i / ((size_t) opt.nusers * (size_t) opt.nsizes)) % (size_t) opt.ncounts;
+		const char *rcpt = opt.rcpts[i % (size_t) opt.nrcpts];
+		const char *sender = opt.senders[i % (size_t) opt.nsenders];
+		const char *client = opt.clients[i % (size_t) opt.nclients];
+		unsigned h = (unsigned) (i * 2654435761u);
+		unsigned long long mult = eom_multiplier(opt.sizes[z]);
+		char	name[96], own[300], *buf = malloc(REQUEST_MAX), *q;
+		int	n;
+
+		if (buf == NULL)
+			die("out of memory");
+		snprintf(name, sizeof(name), "mail-%u.customer-%u.example", h % 97, h % 13);
+		if (!opt.senders_given) {	/* the account's own address */
+			snprintf(own, sizeof(own), "%s%s", opt.users[u],
+				 strchr(opt.users[u], '@') ? "" : "@customer.example");
+			sender = own;
+		}
+		n = snprintf(buf, REQUEST_MAX,
+			     "request=smtpd_access_policy\n"
+			     "protocol_state=END-OF-MESSAGE\n"
+			     "protocol_name=ESMTP\n"
+			     "client_address=%s\n"
+			     "client_name=%s\n"
+			     "client_port=%u\n"
+			     "reverse_client_name=%s\n"
+			     "server_address=127.0.0.1\n"
+			     "server_port=%s\n"
+			     "helo_name=%s\n"
+			     "sender=%s\n"
+			     "recipient=%s\n"
+			     "recipient_count=%llu\n"
+			     "queue_id=%s%s\n"
+			     "instance=%x.%x.%s.0\n"
+			     "size=%llu\n"
+			     "etrn_domain=\n"
+			     "stress=\n"
+			     "sasl_method=PLAIN\n"
+			     "sasl_username=%s\n"
+			     "sasl_sender=\n"
+			     "ccert_subject=\n"
+			     "ccert_issuer=\n"
+			     "ccert_fingerprint=\n"
+			     "ccert_pubkey_fingerprint=\n"
+			     "encryption_protocol=TLSv1.3\n"
+			     "encryption_cipher=TLS_AES_256_GCM_SHA384\n"
+			     "encryption_keysize=256\n"
+			     "policy_context=outbound\n"
+			     "compatibility_level=3.6\n"
+			     "mail_version=3.7.11\n"
+			     "\n",
+			     client, name, 32768 + h % 28000, name, ports[i % 5], name, sender,
+			     opt.counts[k] == 1 ? rcpt : "", opt.counts[k], opt.qid_prefix, ph,
+			     h & 0xffff, 0x6560 + (h >> 16) % 256, ph, opt.sizes[z], opt.users[u]);
+		if (n < 0 || n >= REQUEST_MAX)
+			die("request too long");
+		pool[i] = buf;
+		pool_len[i] = (size_t) n;
+		eom_pool[i].user = (int) u;
+		eom_pool[i].rcpts = opt.counts[k];
+		eom_pool[i].relays = opt.counts[k] * mult;
+		if ((q = strstr(buf, "\nqueue_id=")) == NULL)
+			die("no queue_id in the template");
+		eom_pool[i].qid_off = (size_t) (q - buf) + 10 + strlen(opt.qid_prefix);
+		if ((q = strstr(buf, "\ninstance=")) == NULL || (q = strstr(q, ph)) == NULL)
+			die("no instance in the template");
+		eom_pool[i].inst_off = (size_t) (q - buf);
+	}
+}
+
+/* eom_next_id - the counter + 1, in place */
+static void
+eom_next_id(void)
+{
+	for (int i = QID_CTR_LEN - 1; i >= 0; i--) {
+		if (qid_ctr[i] != '9') {
+			qid_ctr[i]++;
+			return;
+		}
+		qid_ctr[i] = '0';
+	}
+	die("queue-ID counter wrapped");
+}
+
+/* eom_lost - an eom request whose outcome we will never know */
+static void
+eom_lost(struct conn *c)
+{
+	if (!opt.eom || !c->outstanding)
+		return;
+	c->outstanding = 0;
+	eom_user[eom_pool[c->pool_idx].user].lost++;
+	eom_total.lost++;
+}
+
+/* eom_tally - an answer to an eom request: granted (DUNNO or OK, any case) or refused */
+static void
+eom_tally(struct conn *c, size_t len)
+{
+	const struct eom_entry *e = &eom_pool[c->pool_idx];
+	struct eom_tally *t = &eom_user[e->user];
+	size_t	w = 0;
+
+	if (!c->outstanding)
+		return;
+	c->outstanding = 0;
+	if (len >= 7 && memcmp(c->rbuf, "action=", 7) == 0)
+		while (7 + w < len && c->rbuf[7 + w] != ' ' && c->rbuf[7 + w] != '\t' && c->rbuf[7 + w] != '\n')
+			w++;
+	if ((w == 5 && strncasecmp(c->rbuf + 7, "DUNNO", 5) == 0)
+	    || (w == 2 && strncasecmp(c->rbuf + 7, "OK", 2) == 0)) {
+		t->msgs++, eom_total.msgs++;
+		t->rcpts += e->rcpts, eom_total.rcpts += e->rcpts;
+		t->relays += e->relays, eom_total.relays += e->relays;
+	} else
+		t->refused++, eom_total.refused++;
+}
+
 static void
 ep_set(struct conn *c, uint32_t events, int op)
 {
@@ -365,10 +560,13 @@ conn_error(struct conn *c, const char *why)
 		errors++;
 	if (first_error[0] == 0)
 		snprintf(first_error, sizeof(first_error), "%s", why);
+	eom_lost(c);
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	c->state = C_DEAD;
+	if (draining)
+		return;
 	if (++reconnects > RECONNECT_MAX)
 		die("more than %d reconnects (first error: %s)", RECONNECT_MAX, first_error);
 	conn_open(c);
@@ -381,6 +579,19 @@ conn_send(struct conn *c)
 	size_t	i = (size_t) (next_req++ % npool);
 
 	c->req = pool[i];
+	if (opt.eom) {
+		/* a copy of the template with the next queue ID (and instance) in it */
+		if (c->wbuf == NULL && (c->wbuf = malloc(REQUEST_MAX)) == NULL)
+			die("out of memory");
+		eom_next_id();
+		memcpy(c->wbuf, pool[i], pool_len[i]);
+		memcpy(c->wbuf + eom_pool[i].qid_off, qid_ctr, QID_CTR_LEN);
+		memcpy(c->wbuf + eom_pool[i].inst_off, qid_ctr, QID_CTR_LEN);
+		c->req = c->wbuf;
+		c->pool_idx = i;
+		c->outstanding = c->measured;
+		eom_sent += (unsigned long long) c->measured;
+	}
 	c->wlen = pool_len[i];
 	c->wpos = 0;
 	c->rlen = 0;
@@ -419,6 +630,8 @@ conn_reply(struct conn *c, size_t len)
 		expected = len == 7 + el + 2 && memcmp(c->rbuf + 7, opt.expect, el) == 0;
 	} else if (ok)
 		expected = len == 7 + 5 + 2 && memcmp(c->rbuf + 7, "DUNNO", 5) == 0;
+	if (opt.eom && c->measured)
+		eom_tally(c, len);
 	if (!c->measured) {			/* an idle connection's one request */
 		if (!ok)
 			errors++;
@@ -451,6 +664,10 @@ conn_reply(struct conn *c, size_t len)
 		return;
 	}
 	c->rlen = 0;
+	if (draining) {
+		c->state = C_IDLE;	/* the end: no new request; a read now is an error */
+		return;
+	}
 	conn_send(c);
 }
 
@@ -501,7 +718,7 @@ conn_event(struct conn *c, uint32_t ev)
 		if (err != 0 || (ev & (EPOLLERR | EPOLLHUP)))
 			die("connect %s: %s", opt.server, strerror(err ? err : ECONNRESET));
 		ep_set(c, EPOLLIN, EPOLL_CTL_MOD);
-		if (!c->measured && !opt.idle_request) {
+		if ((!c->measured && !opt.idle_request) || draining) {
 			c->state = C_IDLE;
 			return;
 		}
@@ -580,6 +797,32 @@ enough_requests(void)
 	return requests + errors >= opt.max_requests;
 }
 
+static int
+all_answered(void)
+{
+	for (int i = 0; i < opt.conns; i++)
+		if (conns[i].outstanding)
+			return 0;
+	return 1;
+}
+
+/* eom_list - parse -z / -k: numbers */
+static int
+eom_numbers(const char *s, char **strs, unsigned long long *out, unsigned long long lo, const char *what)
+{
+	int	n = split_list(s, strs);
+
+	for (int i = 0; i < n; i++) {
+		char   *end;
+
+		errno = 0;
+		out[i] = strtoull(strs[i], &end, 10);
+		if (strs[i][0] < '0' || strs[i][0] > '9' || *end || errno || out[i] < lo)
+			die("%s: \"%s\" is not a number >= %llu", what, strs[i], lo);
+	}
+	return n;
+}
+
 /* read_status - a "Key:   N kB" line of /proc/PID/status, in kB (-1 if none) */
 static long
 read_status(long pid, const char *key)
@@ -639,6 +882,9 @@ main(int argc, char **argv)
 	const char *clients = NULL;
 	int	nclients_gen = 16;
 	char	gen[LIST_MAX][16];
+	const char *users = "8", *sizes = "2000,15000,120000", *counts = "1,2,3", *qprefix = NULL;
+	static char ugen[LIST_MAX][16];
+	int	rcpts_given = 0;
 
 	opt.conns = 8;
 	opt.duration = 5;
@@ -671,11 +917,21 @@ main(int argc, char **argv)
 		case 'i': opt.idle = (int) arg_double(v, 0, IDLE_MAX, "-i"); break;
 		case 'b': opt.idle_batch = (int) arg_double(v, 1, IDLE_MAX, "-b"); break;
 		case 'p': opt.pid = (long) arg_double(v, 1, 1e9, "-p"); break;
-		case 'r': rcpts = v; break;
-		case 'f': senders = v; break;
+		case 'r': rcpts = v; rcpts_given = 1; break;
+		case 'f': senders = v; opt.senders_given = 1; break;
 		case 'a': clients = v; break;
 		case 'A': nclients_gen = (int) arg_double(v, 1, LIST_MAX, "-A"); break;
 		case 'e': opt.expect = v; break;
+		case 'm':
+			if (strcmp(v, "eom") == 0)
+				opt.eom = 1;
+			else if (strcmp(v, "rcpt") != 0)
+				usage();
+			break;
+		case 'u': users = v; break;
+		case 'z': sizes = v; break;
+		case 'k': counts = v; break;
+		case 'q': qprefix = v; break;
 		default: usage();
 		}
 	}
@@ -693,7 +949,47 @@ main(int argc, char **argv)
 		}
 		opt.nclients = nclients_gen;
 	}
-	build_pool();
+	if (opt.eom) {
+		if (strspn(users, "0123456789") == strlen(users)) {
+			int	n = (int) arg_double(users, 1, LIST_MAX, "-u");
+
+			for (int i = 0; i < n; i++) {
+				snprintf(ugen[i], sizeof(ugen[i]), "user%d", i + 1);
+				opt.users[i] = ugen[i];
+			}
+			opt.nusers = n;
+		} else
+			opt.nusers = split_list(users, opt.users);
+		opt.nsizes = eom_numbers(sizes, opt.sizes_s, opt.sizes, 0, "-z");
+		opt.ncounts = eom_numbers(counts, opt.counts_s, opt.counts, 1, "-k");
+		if (!rcpts_given)
+			rcpts = "bob@example.net,alice@example.org,carol@example.com";
+		if (qprefix) {
+			size_t	ql = strlen(qprefix);
+
+			if (ql < 1 || ql > QID_PREFIX_MAX || strspn(qprefix,
+			    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != ql)
+				die("-q: 1 to %d letters and digits", QID_PREFIX_MAX);
+			memcpy(opt.qid_prefix, qprefix, ql + 1);
+		} else {
+			static const char an[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+			unsigned char rnd[8];
+
+			if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
+				uint64_t x = now_ns() ^ ((uint64_t) getpid() << 32);
+
+				memcpy(rnd, &x, sizeof(rnd));
+			}
+			for (int i = 0; i < 8; i++)
+				opt.qid_prefix[i] = an[rnd[i] % 62];
+			opt.qid_prefix[8] = 0;
+		}
+		opt.nrcpts = split_list(rcpts, opt.rcpts);
+	}
+	if (opt.eom)
+		build_pool_eom();
+	else
+		build_pool();
 
 	/* room for every socket */
 	struct rlimit rl;
@@ -743,6 +1039,13 @@ main(int argc, char **argv)
 	uint64_t t1 = now_ns();
 
 	recording = 0;
+	if (opt.eom) {
+		/* no new requests; the outstanding ones answered (and tallied) or lost */
+		draining = 1;
+		loop(now_ns() + (uint64_t) ((REQUEST_TIMEOUT + 1) * 1e9), all_answered);
+		for (int i = 0; i < opt.conns; i++)
+			eom_lost(&conns[i]);
+	}
 	long	rss = -1, hwm = -1;
 
 	if (opt.pid) {
@@ -773,7 +1076,23 @@ main(int argc, char **argv)
 		json_str(first_other);
 		printf(",\"first_error\":");
 		json_str(first_error);
-		printf(",\"rss_kb\":%ld,\"hwm_kb\":%ld}\n", rss, hwm);
+		printf(",\"rss_kb\":%ld,\"hwm_kb\":%ld", rss, hwm);
+		if (opt.eom) {
+			/* per account first: the script's key lookups take the last match */
+			printf(",\"mode\":\"eom\",\"accounts\":[");
+			for (int i = 0; i < opt.nusers; i++) {
+				printf("%s{\"user\":", i ? "," : "");
+				json_str(opt.users[i]);
+				printf(",\"msgs\":%llu,\"rcpts\":%llu,\"relays\":%llu,\"refused\":%llu,\"lost\":%llu}",
+				       eom_user[i].msgs, eom_user[i].rcpts, eom_user[i].relays,
+				       eom_user[i].refused, eom_user[i].lost);
+			}
+			printf("],\"queue_id_prefix\":\"%s\",\"sent\":%llu,\"granted_msgs\":%llu,"
+			       "\"granted_rcpts\":%llu,\"granted_relays\":%llu,\"refused_msgs\":%llu,\"lost\":%llu",
+			       opt.qid_prefix, eom_sent, eom_total.msgs, eom_total.rcpts, eom_total.relays,
+			       eom_total.refused, eom_total.lost);
+		}
+		printf("}\n");
 		return 0;
 	}
 	printf("server       %s\n", opt.server);
@@ -788,5 +1107,15 @@ main(int argc, char **argv)
 	       first_other[0] ? "  first: " : "", first_other);
 	if (opt.pid)
 		printf("server RSS   %ld kB (peak %ld kB)\n", rss, hwm);
+	if (opt.eom) {
+		printf("queue IDs    %s + %d digits; %llu requests sent in all (warm-up and end included)\n",
+		       opt.qid_prefix, QID_CTR_LEN, eom_sent);
+		printf("%-20s %10s %10s %12s %10s %6s\n", "account", "granted", "rcpts", "relays", "refused", "lost");
+		for (int i = 0; i < opt.nusers; i++)
+			printf("%-20s %10llu %10llu %12llu %10llu %6llu\n", opt.users[i], eom_user[i].msgs,
+			       eom_user[i].rcpts, eom_user[i].relays, eom_user[i].refused, eom_user[i].lost);
+		printf("%-20s %10llu %10llu %12llu %10llu %6llu\n", "(all)", eom_total.msgs, eom_total.rcpts,
+		       eom_total.relays, eom_total.refused, eom_total.lost);
+	}
 	return 0;
 }
