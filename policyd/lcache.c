@@ -25,7 +25,7 @@
  * change, so this should only cost a re-read a minute per key).
  *
  * Public functions: lcache_start, lcache_reload, lcache_end, lcache_want, lcache_release,
- * lcache_domain_get/put, lcache_account_get/put, lcache_string_get/put, lcache_flag_get/put.
+ * lcache_domain_get/put, lcache_account_get/put, lcache_string_get/put, lcache_string_read, lcache_flag_get/put.
  */
 #include "config.h"
 
@@ -80,12 +80,19 @@ lcache_tracking(void *arg, int on)
 	rcache_enable(pd->cache, on);
 }
 
+/* lcache_open - a cache of conf's size, tracked on pd->redis */
+static void
+lcache_open(struct policyd *pd, const struct conf *conf)
+{
+	pd->cache = rcache_new((size_t) conf->policyd_cache_size);
+	if (conf->policyd_cache_size > 0)
+		aredis_track(pd->redis, lcache_invalidate, lcache_tracking, pd);
+}
+
 void
 lcache_start(struct policyd *pd)
 {
-	pd->cache = rcache_new((size_t) pd->conf->policyd_cache_size);
-	if (pd->conf->policyd_cache_size > 0)
-		aredis_track(pd->redis, lcache_invalidate, lcache_tracking, pd);
+	lcache_open(pd, pd->conf);
 }
 
 void
@@ -93,9 +100,7 @@ lcache_reload(struct policyd *pd, const struct conf *conf, int new_redis)
 {
 	if (new_redis) {
 		rcache_free(pd->cache);
-		pd->cache = rcache_new((size_t) conf->policyd_cache_size);
-		if (conf->policyd_cache_size > 0)
-			aredis_track(pd->redis, lcache_invalidate, lcache_tracking, pd);
+		lcache_open(pd, conf);
 		return;
 	}
 	rcache_flush(pd->cache);
@@ -235,6 +240,73 @@ lcache_string_reply(struct policyd *pd, const struct rcache_ticket *t, const red
 		lcache_string_put(pd, t, get->str, get->len, pttl->integer);
 	else if (get->type == REDIS_REPLY_NIL)
 		lcache_string_put(pd, t, NULL, 0, pttl->integer);
+}
+
+/* lcache_read_done - GET and PTTL both answered (or failed): keep a copy, call back */
+static void
+lcache_read_done(struct lcache_string_read *r)
+{
+	if (--r->outstanding > 0)
+		return;
+	if (r->got >= 0 && r->pttl_ok)
+		lcache_string_put(r->pd, &r->ticket, r->got ? r->buf : NULL, r->got ? strlen(r->buf) : 0, r->pttl);
+	lcache_release(r->pd, &r->ticket);
+	r->cb(r->arg, r->got, r->buf);
+}
+
+/* lcache_read_get - the GET */
+static void
+lcache_read_get(redisReply *rep, void *arg)
+{
+	struct lcache_string_read *r = arg;
+
+	if (rep != NULL && rep->type == REDIS_REPLY_NIL) {
+		r->got = 0;
+	} else if (rep != NULL && rep->type == REDIS_REPLY_STRING && rep->len < r->buflen) {
+		memcpy(r->buf, rep->str, rep->len + 1);
+		r->got = 1;
+	}
+	lcache_read_done(r);
+}
+
+/* lcache_read_pttl - the PTTL sent with it: how long a copy may live */
+static void
+lcache_read_pttl(redisReply *rep, void *arg)
+{
+	struct lcache_string_read *r = arg;
+
+	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER) {
+		r->pttl = rep->integer;
+		r->pttl_ok = 1;
+	}
+	lcache_read_done(r);
+}
+
+void
+lcache_string_read(struct policyd *pd, struct lcache_string_read *r, const char *key,
+		   char *buf, size_t buflen, lcache_string_cb *cb, void *arg)
+{
+	int	found;
+
+	r->pd = pd;
+	r->cb = cb;
+	r->arg = arg;
+	r->buf = buf;
+	r->buflen = buflen;
+	if (lcache_string_get(pd, key, buf, buflen, &found)) {
+		cb(arg, found, buf);
+		return;
+	}
+	r->got = -1;
+	r->pttl_ok = 0;
+	r->outstanding = 1;			/* held while both are sent */
+	lcache_want(pd, key, &r->ticket);
+	if (aredis_command(pd->redis, lcache_read_get, r, "GET %s", key) == 0) {
+		r->outstanding++;
+		if (aredis_command(pd->redis, lcache_read_pttl, r, "PTTL %s", key) == 0)
+			r->outstanding++;
+	}
+	lcache_read_done(r);
 }
 
 /* lcache_flag_get - yes/no under key and field */

@@ -64,6 +64,29 @@ void	lcache_string_put(struct policyd *, const struct rcache_ticket *, const cha
 void	lcache_string_reply(struct policyd *, const struct rcache_ticket *, const redisReply *get,
 			    const redisReply *pttl);
 
+/*
+ * lcache_string_read - a string key's value from the local copy or, on a
+ * miss, from Redis: GET and PTTL sent together, the answer kept locally
+ * (lcache_string_put). cb(arg, state, buf) runs exactly once - at once on
+ * a hit - with state -1 (Redis failed), 0 (no such key) or 1 (the value,
+ * in buf). The caller owns r and buf (buflen bytes) until then.
+ */
+typedef void lcache_string_cb(void *arg, int state, const char *buf);
+struct lcache_string_read {
+	struct policyd *pd;
+	lcache_string_cb *cb;
+	void   *arg;
+	char   *buf;
+	size_t	buflen;
+	struct rcache_ticket ticket;
+	int	got;			/* the GET: -1 failed, 0 no key, 1 value */
+	int	pttl_ok;		/* the PTTL answered: */
+	long long pttl;
+	unsigned outstanding;		/* GET and PTTL, plus a hold while sending */
+};
+void	lcache_string_read(struct policyd *, struct lcache_string_read *, const char *key,
+			   char *buf, size_t buflen, lcache_string_cb *, void *arg);
+
 /* a yes/no answer about field under key (SISMEMBER, or any of SMISMEMBER's): 1 on a hit */
 int	lcache_flag_get(struct policyd *, const char *key, const char *field, size_t flen, int *flag);
 /* lcache_flag_put - keep it (several fields may share a ticket) */

@@ -90,11 +90,7 @@ lookup_domain(struct policyd *pd, const struct conf *conf, const char *name,
 
 struct lookup_mx_req {
 	struct policyd *pd;
-	struct rcache_ticket ticket;
-	unsigned outstanding;		/* GET and PTTL of the Redis cache, plus a hold */
-	int	got;			/* the GET: -1 failed, 0 no key, 1 text */
-	int	pttl_ok;
-	long long pttl;
+	struct lcache_string_read read;	/* the MX cache (lcache) */
 	char	text[MX_TEXT_MAX];
 	char	domain[DOMAIN_NAME_MAX + 1];
 	lookup_mx_cb *cb;
@@ -181,43 +177,11 @@ lookup_mx_text(struct lookup_mx_req *req, const char *text)
 	lookup_mx_ask_dns(req);
 }
 
-/* lookup_mx_cached_done - GET and PTTL of the cache answered (or failed) */
+/* lookup_mx_cached - the MX cache's text (state 1), or none */
 static void
-lookup_mx_cached_done(struct lookup_mx_req *req)
+lookup_mx_cached(void *arg, int state, const char *text)
 {
-	if (--req->outstanding > 0)
-		return;
-	if (req->got >= 0 && req->pttl_ok)
-		lcache_string_put(req->pd, &req->ticket, req->got ? req->text : NULL,
-				  req->got ? strlen(req->text) : 0, req->pttl);
-	lcache_release(req->pd, &req->ticket);
-	lookup_mx_text(req, req->got == 1 ? req->text : NULL);
-}
-
-static void
-lookup_mx_cached(redisReply *r, void *arg)
-{
-	struct lookup_mx_req *req = arg;
-
-	if (r != NULL && r->type == REDIS_REPLY_NIL) {
-		req->got = 0;
-	} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(req->text)) {
-		memcpy(req->text, r->str, r->len + 1);
-		req->got = 1;
-	}
-	lookup_mx_cached_done(req);
-}
-
-static void
-lookup_mx_cached_ttl(redisReply *r, void *arg)
-{
-	struct lookup_mx_req *req = arg;
-
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
-		req->pttl = r->integer;
-		req->pttl_ok = 1;
-	}
-	lookup_mx_cached_done(req);
+	lookup_mx_text(arg, state == 1 ? text : NULL);
 }
 
 /* lookup_mx - the local copy, else the Redis cache, else DNS */
@@ -226,7 +190,6 @@ lookup_mx(struct policyd *pd, const char *domain, lookup_mx_cb *cb, void *arg)
 {
 	struct lookup_mx_req *req;
 	char	key[KEYS_MAX];
-	int	found;
 
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		msg_panic("lookup: out of memory");
@@ -235,17 +198,5 @@ lookup_mx(struct policyd *pd, const char *domain, lookup_mx_cb *cb, void *arg)
 	req->cb = cb;
 	req->arg = arg;
 	keys_domain_mx(key, sizeof(key), domain);
-	if (lcache_string_get(pd, key, req->text, sizeof(req->text), &found)) {
-		lookup_mx_text(req, found ? req->text : NULL);
-		return;
-	}
-	req->got = -1;
-	req->outstanding = 1;
-	lcache_want(pd, key, &req->ticket);
-	if (aredis_command(pd->redis, lookup_mx_cached, req, "GET %s", key) == 0) {
-		req->outstanding++;
-		if (aredis_command(pd->redis, lookup_mx_cached_ttl, req, "PTTL %s", key) == 0)
-			req->outstanding++;
-	}
-	lookup_mx_cached_done(req);
+	lcache_string_read(pd, &req->read, key, req->text, sizeof(req->text), lookup_mx_cached, req);
 }

@@ -100,11 +100,7 @@ struct policy_dnsbl {
 	char	name[DNSBL_NAME_MAX + 1];
 	char	key[KEYS_MAX];
 	uint32_t ttl;
-	struct rcache_ticket ticket;	/* the cache read, kept locally (lcache) */
-	int	got;			/* its GET: -1 failed, 0 no key, 1 text */
-	int	pttl_ok;		/* the PTTL sent with it answered: */
-	long long pttl;
-	unsigned outstanding;		/* of the two, plus a hold while sending */
+	struct lcache_string_read read;	/* the cached answer (lcache) */
 	char	text[DNSQ_TXT_MAX + 8];
 };
 
@@ -579,68 +575,11 @@ policy_dnsbl_value(struct policy_dnsbl *z, const char *v)
 	policy_dnsbl_ask(z);
 }
 
-/* policy_dnsbl_cached_done - GET and PTTL both answered (or failed): keep a copy, go on */
+/* policy_dnsbl_cached - the cached answer (state 1), or none: ask DNS */
 static void
-policy_dnsbl_cached_done(struct policy_dnsbl *z)
+policy_dnsbl_cached(void *arg, int state, const char *text)
 {
-	if (--z->outstanding > 0)
-		return;
-	if (z->got >= 0 && z->pttl_ok)
-		lcache_string_put(z->job->pd, &z->ticket, z->got ? z->text : NULL,
-				  z->got ? strlen(z->text) : 0, z->pttl);
-	lcache_release(z->job->pd, &z->ticket);
-	policy_dnsbl_value(z, z->got == 1 ? z->text : NULL);
-}
-
-/* policy_dnsbl_cached - the GET of the DNSBL cache */
-static void
-policy_dnsbl_cached(redisReply *r, void *arg)
-{
-	struct policy_dnsbl *z = arg;
-
-	if (r != NULL && r->type == REDIS_REPLY_NIL) {
-		z->got = 0;
-	} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(z->text)) {
-		memcpy(z->text, r->str, r->len + 1);
-		z->got = 1;
-	}
-	policy_dnsbl_cached_done(z);
-}
-
-/* policy_dnsbl_cached_ttl - the PTTL sent with it: how long a copy may live */
-static void
-policy_dnsbl_cached_ttl(redisReply *r, void *arg)
-{
-	struct policy_dnsbl *z = arg;
-
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
-		z->pttl = r->integer;
-		z->pttl_ok = 1;
-	}
-	policy_dnsbl_cached_done(z);
-}
-
-/* policy_dnsbl_lookup - one zone: the local copy, the Redis cache, else DNS */
-static void
-policy_dnsbl_lookup(struct policy_dnsbl *z)
-{
-	struct policyd *pd = z->job->pd;
-	int	found;
-
-	if (lcache_string_get(pd, z->key, z->text, sizeof(z->text), &found)) {
-		policy_dnsbl_value(z, found ? z->text : NULL);
-		return;
-	}
-	z->got = -1;
-	z->pttl_ok = 0;
-	z->outstanding = 1;			/* held while both are sent */
-	lcache_want(pd, z->key, &z->ticket);
-	if (aredis_command(pd->redis, policy_dnsbl_cached, z, "GET %s", z->key) == 0)
-		z->outstanding++;
-	if (z->outstanding > 1
-	    && aredis_command(pd->redis, policy_dnsbl_cached_ttl, z, "PTTL %s", z->key) == 0)
-		z->outstanding++;
-	policy_dnsbl_cached_done(z);
+	policy_dnsbl_value(arg, state == 1 ? text : NULL);
 }
 
 /* policy_dnsbl - every zone at once */
@@ -662,7 +601,7 @@ policy_dnsbl(struct policy_job *job)
 		z->index = i;
 		job->pending++;
 		keys_dnsbl(z->key, sizeof(z->key), job->d.domain.dnsbls[i], job->d.client_ip);
-		policy_dnsbl_lookup(z);
+		lcache_string_read(job->pd, &z->read, z->key, z->text, sizeof(z->text), policy_dnsbl_cached, z);
 	}
 	if (--job->pending == 0) {
 		decide_dnsbl(&job->d, job->dnsbl, count);
