@@ -48,8 +48,6 @@
 /* what policy_prefetch asks, in one pipelined round trip */
 enum policy_pf_kind {
 	POLICY_PF_DOMAIN,		/* HGETALL mh:{D}:cfg */
-	POLICY_PF_MX,			/* GET mh:{D}:mx */
-	POLICY_PF_MX_TTL,		/* PTTL mh:{D}:mx: how long a local copy may live */
 	POLICY_PF_USER,			/* SISMEMBER mh:{D}:users LOCAL */
 	POLICY_PF_LIST0,		/* SMISMEMBER of the four sender lists */
 	POLICY_PF_COUNT = POLICY_PF_LIST0 + 4
@@ -79,8 +77,8 @@ struct policy_job {
 	enum store_result pf_domain;	/* the settings go straight into d.domain */
 	enum store_result pf_user;
 	int	pf_mx_hit;		/* the MX cache had a valid set, now in d.mx */
-	char	pf_mx_text[MX_TEXT_MAX];	/* the GET of the MX cache, until its PTTL comes */
-	int	pf_mx_state;		/* that GET: -1 failed, 0 no key, 1 pf_mx_text */
+	struct lcache_string_read pf_mx_read;	/* the MX cache (lcache_string_read) */
+	char	pf_mx_text[MX_TEXT_MAX];
 	char	lkeys[4][KEYS_MAX];	/* the sender lists, as store_slq */
 	char	lfield[ADDRESS_TEXT_MAX + 72];	/* SENDER \0 CLIENT: their local copies */
 	size_t	lfield_len;
@@ -290,23 +288,6 @@ policy_prefetch_reply(redisReply *r, void *arg)
 		job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain, r, &job->d.domain);
 		lcache_domain_put(pd, &a->ticket, job->pf_domain, &job->d.domain);
 		break;
-	case POLICY_PF_MX:
-		job->pf_mx_state = -1;
-		if (r != NULL && r->type == REDIS_REPLY_NIL) {
-			job->pf_mx_state = 0;
-		} else if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < sizeof(job->pf_mx_text)) {
-			memcpy(job->pf_mx_text, r->str, r->len + 1);
-			job->pf_mx_state = 1;
-			job->pf_mx_hit = mx_set_parse(job->pf_mx_text, &job->d.mx) == 0;
-		}
-		policy_prefetch_done(job);	/* the ticket goes on to the PTTL */
-		return;
-	case POLICY_PF_MX_TTL:
-		a = &job->pf_args[POLICY_PF_MX];
-		if (r != NULL && r->type == REDIS_REPLY_INTEGER && job->pf_mx_state >= 0)
-			lcache_string_put(pd, &a->ticket, job->pf_mx_state ? job->pf_mx_text : NULL,
-					  job->pf_mx_state ? strlen(job->pf_mx_text) : 0, r->integer);
-		break;
 	case POLICY_PF_USER:
 		job->pf_user = (r == NULL || r->type != REDIS_REPLY_INTEGER) ? STORE_ERROR
 		    : r->integer == 1 ? STORE_OK : STORE_NOTFOUND;
@@ -332,10 +313,19 @@ policy_prefetch_reply(redisReply *r, void *arg)
 	policy_prefetch_done(job);
 }
 
+/* policy_prefetch_mx - the MX cache's text (state 1) or none */
+static void
+policy_prefetch_mx(void *arg, int state, const char *text)
+{
+	struct policy_job *job = arg;
+
+	job->pf_mx_hit = state == 1 && mx_set_parse(text, &job->d.mx) == 0;
+	policy_prefetch_done(job);
+}
+
 /*
  * policy_prefetch_send - queue one command; a failure to queue counts as
- * its error reply. key: the Redis key whose answer may be kept locally
- * (NULL: the command shares the ticket of the one before).
+ * its error reply. key: the Redis key whose answer may be kept locally.
  */
 static void
 policy_prefetch_send(struct policy_job *job, int kind, const char *key, int argc,
@@ -345,8 +335,7 @@ policy_prefetch_send(struct policy_job *job, int kind, const char *key, int argc
 
 	a->job = job;
 	a->kind = kind;
-	if (key)
-		lcache_want(job->pd, key, &a->ticket);
+	lcache_want(job->pd, key, &a->ticket);
 	job->pending++;
 	if (aredis_commandargv(job->pd->redis, policy_prefetch_reply, a, argc, argv, lens) < 0)
 		policy_prefetch_reply(NULL, a);
@@ -413,7 +402,7 @@ policy_prefetch(struct policy_job *job)
 	const char *local = job->d.rcpt_addr.local;
 	const char *argv[3];
 	size_t	lens[3];
-	int	flag, found;
+	int	flag;
 
 	job->pf_domain = STORE_ERROR;
 	job->pf_user = STORE_ERROR;
@@ -430,16 +419,9 @@ policy_prefetch(struct policy_job *job)
 		lens[0] = 7, lens[1] = strlen(cfg);
 		policy_prefetch_send(job, POLICY_PF_DOMAIN, cfg, 2, argv, lens);
 	}
-	if (lcache_string_get(pd, mx, job->pf_mx_text, sizeof(job->pf_mx_text), &found)) {
-		job->pf_mx_hit = found && mx_set_parse(job->pf_mx_text, &job->d.mx) == 0;
-	} else {
-		argv[0] = "GET", argv[1] = mx;
-		lens[0] = 3, lens[1] = strlen(mx);
-		policy_prefetch_send(job, POLICY_PF_MX, mx, 2, argv, lens);
-		argv[0] = "PTTL";
-		lens[0] = 4;
-		policy_prefetch_send(job, POLICY_PF_MX_TTL, NULL, 2, argv, lens);
-	}
+	job->pending++;
+	lcache_string_read(pd, &job->pf_mx_read, mx, job->pf_mx_text, sizeof(job->pf_mx_text),
+			   policy_prefetch_mx, job);
 	if (lcache_flag_get(pd, users, local, strlen(local), &flag)) {
 		job->pf_user = flag ? STORE_OK : STORE_NOTFOUND;
 	} else {
