@@ -435,6 +435,33 @@ aredis_schedule(struct aredis *ar)
 	evtimer_add(ar->timer, &tv);
 }
 
+/*
+ * aredis_open - start connecting (unix_path when not "", else host:port),
+ * attached to the loop with ar as its data; NULL, with why, when hiredis
+ * failed at once.
+ */
+static redisAsyncContext *
+aredis_open(struct aredis *ar, const char *unix_path, const char *host, unsigned port,
+	    redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect,
+	    char *why, size_t whylen)
+{
+	redisAsyncContext *ac;
+
+	ac = *unix_path ? redisAsyncConnectUnix(unix_path) : redisAsyncConnect(host, (int) port);
+	if (ac == NULL)
+		msg_panic("aredis: out of memory");
+	if (ac->err) {
+		snprintf(why, whylen, "%s", ac->errstr);
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	ac->data = ar;
+	redisLibeventAttach(ac, ar->base);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	return ac;
+}
+
 /* --- Sentinel ------------------------------------------------------------------ */
 
 /* aredis_sentinel_close - forget the sentinel connection */
@@ -632,6 +659,7 @@ aredis_sentinel_watch(struct aredis *ar)
 {
 	const struct hostport *h;
 	redisAsyncContext *sc;
+	char	why[300];
 
 	if (!*ar->master || ar->state != AREDIS_UP || ar->nsentinels == 0)
 		return;
@@ -646,19 +674,13 @@ aredis_sentinel_watch(struct aredis *ar)
 		return;
 	}
 	h = &ar->sentinels[ar->sentinel_first % ar->nsentinels];
-	if ((sc = redisAsyncConnect(h->host, (int) (h->port ? h->port : 26379))) == NULL)
-		msg_panic("aredis: out of memory");
-	if (sc->err) {
-		redisAsyncFree(sc);
+	if ((sc = aredis_open(ar, "", h->host, h->port ? h->port : 26379, aredis_sentinel_watch_connected,
+			      aredis_sentinel_disconnected, why, sizeof(why))) == NULL) {
 		ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
 		return;
 	}
-	sc->data = ar;
 	ar->sc = sc;
 	ar->sc_asked_ms = aredis_ms();		/* the connect counts against the timeout too */
-	redisLibeventAttach(sc, ar->base);
-	redisAsyncSetConnectCallback(sc, aredis_sentinel_watch_connected);
-	redisAsyncSetDisconnectCallback(sc, aredis_sentinel_disconnected);
 }
 
 /* aredis_sentinel_ask - the next sentinel of this round, or give up until the backoff ends */
@@ -679,19 +701,12 @@ aredis_sentinel_ask(struct aredis *ar)
 	}
 	h = &ar->sentinels[(ar->sentinel_first + ar->sentinel_tried) % ar->nsentinels];
 	aredis_enter_state(ar, AREDIS_DISCOVERING, NULL);
-	if ((sc = redisAsyncConnect(h->host, (int) (h->port ? h->port : 26379))) == NULL)
-		msg_panic("aredis: out of memory");
-	if (sc->err) {
-		snprintf(why, sizeof(why), "%s", sc->errstr);
-		redisAsyncFree(sc);
+	if ((sc = aredis_open(ar, "", h->host, h->port ? h->port : 26379, aredis_sentinel_connected,
+			      aredis_sentinel_disconnected, why, sizeof(why))) == NULL) {
 		aredis_sentinel_fail(ar, why);
 		return;
 	}
-	sc->data = ar;
 	ar->sc = sc;
-	redisLibeventAttach(sc, ar->base);
-	redisAsyncSetConnectCallback(sc, aredis_sentinel_connected);
-	redisAsyncSetDisconnectCallback(sc, aredis_sentinel_disconnected);
 	evtimer_add(ar->timer, &ar->timeout);
 }
 
@@ -700,6 +715,7 @@ static void
 aredis_connect(struct aredis *ar)
 {
 	redisAsyncContext *ac;
+	char	why[300];
 
 	if (*ar->master && ar->state != AREDIS_DISCOVERING) {
 		ar->sentinel_tried = 0;
@@ -707,23 +723,12 @@ aredis_connect(struct aredis *ar)
 		return;
 	}
 	aredis_enter_state(ar, AREDIS_CONNECTING, NULL);
-	ac = *ar->unix_path ? redisAsyncConnectUnix(ar->unix_path)
-		: redisAsyncConnect(ar->host, (int) ar->port);
-	if (ac == NULL)
-		msg_panic("aredis: out of memory");
-	if (ac->err) {
-		char	why[300];
-
-		snprintf(why, sizeof(why), "%s", ac->errstr);
-		redisAsyncFree(ac);
+	if ((ac = aredis_open(ar, ar->unix_path, ar->host, ar->port, aredis_on_connect, aredis_on_disconnect,
+			      why, sizeof(why))) == NULL) {
 		aredis_drop(ar, why);
 		return;
 	}
-	ac->data = ar;
 	ar->ac = ac;
-	redisLibeventAttach(ac, ar->base);
-	redisAsyncSetConnectCallback(ac, aredis_on_connect);
-	redisAsyncSetDisconnectCallback(ac, aredis_on_disconnect);
 	evtimer_add(ar->timer, &ar->timeout);
 }
 
@@ -902,27 +907,19 @@ static void
 aredis_track_start(struct aredis *ar)
 {
 	redisAsyncContext *tc;
-	char	why[300];
+	char	why[300], err[256];
 
 	if (ar->inval == NULL || ar->track_refused || ar->state != AREDIS_UP || ar->tstate != AREDIS_TRACK_OFF)
 		return;
 	evtimer_del(ar->ttimer);
-	tc = *ar->unix_path ? redisAsyncConnectUnix(ar->unix_path)
-		: redisAsyncConnect(ar->host, (int) ar->port);
-	if (tc == NULL)
-		msg_panic("aredis: out of memory");
 	ar->tstate = AREDIS_TRACK_STARTING;
-	if (tc->err) {
-		snprintf(why, sizeof(why), "invalidation connection: %s", tc->errstr);
-		redisAsyncFree(tc);
+	if ((tc = aredis_open(ar, ar->unix_path, ar->host, ar->port, aredis_track_connected,
+			      aredis_track_disconnected, err, sizeof(err))) == NULL) {
+		snprintf(why, sizeof(why), "invalidation connection: %s", err);
 		aredis_track_stop(ar, why, 1);
 		return;
 	}
-	tc->data = ar;
 	ar->tc = tc;
-	redisLibeventAttach(tc, ar->base);
-	redisAsyncSetConnectCallback(tc, aredis_track_connected);
-	redisAsyncSetDisconnectCallback(tc, aredis_track_disconnected);
 	evtimer_add(ar->ttimer, &ar->timeout);	/* until CLIENT TRACKING is on */
 }
 
