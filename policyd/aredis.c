@@ -49,6 +49,15 @@
  * notices a Redis that stopped answering within redis.timeout + 1 s even
  * when every lookup is answered from the cache.
  *
+ * The loop glue is ours, not hiredis's libevent adapter, which adds and
+ * deletes the socket's events around every command and every reply
+ * (four epoll_ctl calls a round trip). Here the read event is added once
+ * (persistent), and a command queued while the connection is up is
+ * written at the end of the current loop turn (a user event made
+ * active: no system call), together with whatever else the turn queued.
+ * The write event is used only while connecting and when the socket's
+ * buffer is full.
+ *
  * Logging: one warning per state change ("connection lost", "connected"),
  * never per command.
  *
@@ -67,7 +76,6 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "aredis.h"
 #include "conf.h"
@@ -435,6 +443,140 @@ aredis_schedule(struct aredis *ar)
 	evtimer_add(ar->timer, &tv);
 }
 
+/* --- the loop glue: hiredis's ev hooks on libevent --------------------------- */
+
+struct aredis_ev {
+	redisAsyncContext *ac;
+	struct event *rev;		/* persistent, added while hiredis wants to read */
+	struct event *wev;		/* persistent: connecting, or the socket buffer is full */
+	struct event *flush;		/* made active: write at the end of this loop turn */
+	int	reading;
+	int	in_write;		/* redisAsyncHandleWrite runs */
+	int	dead;			/* cleaned up while in_write: freed when it returns */
+};
+
+/* aredis_ev_destroy - free the glue */
+static void
+aredis_ev_destroy(struct aredis_ev *e)
+{
+	event_free(e->rev);
+	event_free(e->wev);
+	event_free(e->flush);
+	free(e);
+}
+
+/* aredis_ev_read - readable: hiredis reads and calls back */
+static void
+aredis_ev_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	(void) fd;
+	(void) what;
+	redisAsyncHandleRead(e->ac);
+}
+
+/* aredis_ev_write - writable, or the end of the turn: hiredis writes what is queued */
+static void
+aredis_ev_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	(void) fd;
+	(void) what;
+	e->in_write = 1;
+	redisAsyncHandleWrite(e->ac);	/* may clean up (a write error) */
+	e->in_write = 0;
+	if (e->dead)
+		aredis_ev_destroy(e);
+}
+
+static void
+aredis_ev_add_read(void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	if (!e->reading)
+		event_add(e->rev, NULL);
+	e->reading = 1;
+}
+
+static void
+aredis_ev_del_read(void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	if (e->reading)
+		event_del(e->rev);
+	e->reading = 0;
+}
+
+/*
+ * aredis_ev_add_write - hiredis has bytes to write: at the end of the
+ * turn; but wait for the socket while connecting (writability is how a
+ * connect completes) or when a write just left bytes behind
+ */
+static void
+aredis_ev_add_write(void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	if (!(e->ac->c.flags & REDIS_CONNECTED) || e->in_write)
+		event_add(e->wev, NULL);
+	else
+		event_active(e->flush, EV_WRITE, 1);
+}
+
+static void
+aredis_ev_del_write(void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	event_del(e->wev);
+}
+
+/* aredis_ev_cleanup - the context is being freed */
+static void
+aredis_ev_cleanup(void *arg)
+{
+	struct aredis_ev *e = arg;
+
+	if (e == NULL)
+		return;
+	e->ac->ev.data = NULL;
+	if (e->in_write) {
+		event_del(e->rev);
+		event_del(e->wev);
+		event_del(e->flush);
+		e->dead = 1;
+		return;
+	}
+	aredis_ev_destroy(e);
+}
+
+/* aredis_ev_attach - hiredis's hooks on the loop; reading and (connecting) writing at once */
+static void
+aredis_ev_attach(redisAsyncContext *ac, struct event_base *base)
+{
+	struct aredis_ev *e;
+	int	fd = ac->c.fd;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL
+	    || (e->rev = event_new(base, fd, EV_READ | EV_PERSIST, aredis_ev_read, e)) == NULL
+	    || (e->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, aredis_ev_write, e)) == NULL
+	    || (e->flush = event_new(base, -1, 0, aredis_ev_write, e)) == NULL)
+		msg_panic("aredis: out of memory");
+	e->ac = ac;
+	ac->ev.data = e;
+	ac->ev.addRead = aredis_ev_add_read;
+	ac->ev.delRead = aredis_ev_del_read;
+	ac->ev.addWrite = aredis_ev_add_write;
+	ac->ev.delWrite = aredis_ev_del_write;
+	ac->ev.cleanup = aredis_ev_cleanup;
+	aredis_ev_add_read(e);
+	event_add(e->wev, NULL);
+}
+
 /*
  * aredis_open - start connecting (unix_path when not "", else host:port),
  * attached to the loop with ar as its data; NULL, with why, when hiredis
@@ -456,7 +598,7 @@ aredis_open(struct aredis *ar, const char *unix_path, const char *host, unsigned
 		return NULL;
 	}
 	ac->data = ar;
-	redisLibeventAttach(ac, ar->base);
+	aredis_ev_attach(ac, ar->base);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	return ac;
