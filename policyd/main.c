@@ -35,6 +35,7 @@
 #include <event2/listener.h>
 
 #include "aredis.h"
+#include "commitq.h"
 #include "lcache.h"
 #include "conf.h"
 #include "dnsq.h"
@@ -336,6 +337,7 @@ main(int argc, char **argv)
 	dnsq_free(pd.dns);
 	aredis_free(pd.redis);
 	outbound_end(&pd);
+	commitq_end(&pd);
 	lcache_end(&pd);
 	if (pd.policy_listener)
 		evconnlistener_free(pd.policy_listener);

@@ -48,7 +48,10 @@
  *
  * Redis: the account's settings (HMGET mh:{acct:USER}:cfg blocks enabled,
  * parsed by store_account_from_reply as mhlist does) come from the local
- * copies (lcache.c) or Redis; then one script. Redis down, a timeout or
+ * copies (lcache.c) or Redis; then one script: CHECK of its own, COMMIT
+ * through commitq.c, which sends the END-OF-MESSAGE requests that arrive
+ * together in one call (each message still judged alone, answered and
+ * logged on its own). Redis down, a timeout or
  * an unexpected reply -> policyd.on_backend_error (defer: 451 4.3.0
  * Temporary lookup failure; dunno: DUNNO - the message then goes
  * uncounted). COMMIT counts and records the queue ID in one step, so the
@@ -90,6 +93,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +102,7 @@
 
 #include "account.h"
 #include "aredis.h"
+#include "commitq.h"
 #include "keys.h"
 #include "lcache.h"
 #include "log.h"
@@ -154,7 +159,8 @@ struct outbound_job {
 	struct account account;
 	char	key[KEYS_MAX];		/* mh:{acct:USER}:cfg */
 	struct rcache_ticket ticket;	/* its read, kept locally (lcache) */
-	struct quota_cmd cmd;		/* points into itself: kept until its last reply */
+	struct quota_cmd cmd;		/* RCPT's CHECK; points into itself: kept until its last reply */
+	struct commitq_item commit;	/* END-OF-MESSAGE's COMMIT, from commitq_add to its callback */
 	int	evaled;			/* NOSCRIPT answered: sent again as EVAL */
 	int	retried;		/* COMMIT's reply was lost: it is sent once more */
 	int	uncertain;		/* ...and that one's too: whether it counted is unknown */
@@ -393,6 +399,7 @@ outbound_queue_id_valid(const char *v)
 /* --- the quota script -------------------------------------------------------- */
 
 static void outbound_quota_send(struct outbound_job *);
+static void outbound_quota_result(struct outbound_job *, const struct quota_result *);
 static void outbound_commit_lost(struct outbound_job *);
 static void outbound_commit_unknown(struct outbound_job *, const char *why);
 
@@ -410,11 +417,8 @@ outbound_quota_reply(redisReply *r, void *arg)
 	char	err[OUTBOUND_ERR_MAX], why[OUTBOUND_ERR_MAX + 32];
 
 	if (r == NULL) {
-		/* CHECK only reads; COMMIT may have counted: wait for Redis and COMMIT again */
-		if (job->stage == OUTBOUND_EOM)
-			outbound_commit_lost(job);
-		else
-			outbound_done_backend_error(job, "quota");
+		/* CHECK only reads (COMMIT goes through commitq) */
+		outbound_done_backend_error(job, "quota");
 		return;
 	}
 	if (quota_is_noscript(r) && !job->evaled) {
@@ -431,6 +435,45 @@ outbound_quota_reply(redisReply *r, void *arg)
 		outbound_done_backend_error(job, "quota");
 		return;
 	}
+	outbound_quota_result(job, &res);
+}
+
+/* outbound_commit_done - COMMIT's outcome for this message (commitq.c) */
+static void
+outbound_commit_done(struct commitq_item *it, enum commitq_outcome how,
+		     const struct quota_result *res, const char *err)
+{
+	struct outbound_job *job = (struct outbound_job *) ((char *) it
+					- offsetof(struct outbound_job, commit));
+	char	why[OUTBOUND_ERR_MAX + 32];
+
+	switch (how) {
+	case COMMITQ_DONE:
+		outbound_quota_result(job, res);
+		break;
+	case COMMITQ_FAILED:
+		snprintf(why, sizeof(why), "quota script: %s", err);
+		outbound_warn(job, why);
+		outbound_done_backend_error(job, "quota");
+		break;
+	case COMMITQ_UNSENT:
+		if (job->retried)	/* the first COMMIT may have counted */
+			outbound_commit_unknown(job, "Redis unreachable when COMMIT was to be sent again");
+		else
+			outbound_done_backend_error(job, "quota");
+		break;
+	case COMMITQ_LOST:
+		outbound_commit_lost(job);
+		break;
+	}
+}
+
+/* outbound_quota_result - what the script said: the answer */
+static void
+outbound_quota_result(struct outbound_job *job, const struct quota_result *rp)
+{
+	struct quota_result res = *rp;
+
 	if (job->retried) {
 		outbound_job_attrs(job);
 		msg_info("%s: outbound: sasl_username=%s: COMMIT sent again after its reply was lost: %s",
@@ -481,11 +524,7 @@ static void
 outbound_quota_send(struct outbound_job *job)
 {
 	if (aredis_commandargv(job->pd->redis, outbound_quota_reply, job, job->cmd.argc,
-			       job->cmd.argv, job->cmd.argvlen) == 0)
-		return;
-	if (job->retried)		/* the first COMMIT may have counted */
-		outbound_commit_unknown(job, "Redis unreachable when COMMIT was to be sent again");
-	else
+			       job->cmd.argv, job->cmd.argvlen) < 0)
 		outbound_done_backend_error(job, "quota");
 }
 
@@ -568,11 +607,18 @@ outbound_quota(struct outbound_job *job)
 	int	rc;
 
 	job->evaled = 0;
-	if (job->stage == OUTBOUND_RCPT)
-		rc = quota_cmd_check(&job->cmd, job->user, job->limit, job->relays, err, sizeof(err));
-	else
-		rc = quota_cmd_commit(&job->cmd, job->user, job->limit, job->relays, job->queue_id,
-				      err, sizeof(err));
+	if (job->stage == OUTBOUND_EOM) {
+		/* counted together with the END-OF-MESSAGE requests that come with it */
+		job->commit.done = outbound_commit_done;
+		job->commit.user = job->user;
+		job->commit.queue_id = job->queue_id;
+		job->commit.limit = job->limit;
+		job->commit.relays = job->relays;
+		if (commitq_add(job->pd, &job->commit, err, sizeof(err)) < 0)
+			outbound_done_bad_request(job, err);
+		return;
+	}
+	rc = quota_cmd_check(&job->cmd, job->user, job->limit, job->relays, err, sizeof(err));
 	if (rc < 0) {
 		outbound_done_bad_request(job, err);
 		return;

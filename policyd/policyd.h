@@ -16,6 +16,7 @@ struct rcache;
 struct dnsq;
 struct conn;
 struct outbound_undo;
+struct commitq;
 
 /* the daemon: one event loop, one Redis connection, one resolver */
 struct policyd {
@@ -35,6 +36,7 @@ struct policyd {
 	unsigned long requests;		/* policy requests answered */
 	unsigned long lookups;		/* socketmap lookups answered */
 	struct outbound_undo *undo;	/* outbound.c: refused messages whose count to take back */
+	struct commitq *commitq;	/* commitq.c: END-OF-MESSAGE counts grouped into batches */
 };
 
 /*

@@ -14,8 +14,9 @@
  * replies of outbound counting.
  *
  * Public functions: quota_init, quota_script_text, quota_script_sha,
- * quota_cmd_check, quota_cmd_commit, quota_cmd_undo, quota_cmd_eval,
- * quota_is_noscript, quota_parse, quota_check_sync, quota_commit_sync,
+ * quota_cmd_check, quota_cmd_undo, quota_cmd_eval, quota_batch_reset,
+ * quota_commit_valid, quota_batch_add, quota_batch_argv,
+ * quota_batch_parse, quota_batch_run, quota_is_noscript, quota_parse, quota_check_sync, quota_commit_sync,
  * quota_undo_sync, quota_show_sync,
  * quota_reset_iso, quota_reply_over, quota_reply_no_service,
  * quota_reply_too_many.
@@ -31,6 +32,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +50,17 @@
 #define QUOTA_STR(x)		QUOTA_STR2(x)
 #define QUOTA_REPLY_ELEMENTS	6	/* status used limit day reset_in relays */
 #define QUOTA_DEFAULT_REPLY	"452 4.7.1"	/* outbound.quota_reply's default */
+
+/* COMMIT's per-message failures (never a quota_status: quota_batch_parse makes them errors) */
+#define QUOTA_LUA_NOT_COUNT	5	/* today's counter is not a count */
+#define QUOTA_LUA_NOT_RECORD	6	/* the queue ID's record is not a record */
+#define QUOTA_LUA_WRITE_REFUSED	7	/* Redis refused to write the record (an ACL) */
+#define QUOTA_BATCH_HEAD	2	/* COMMIT's reply: day reset_in, then per message: */
+#define QUOTA_BATCH_ELEMENTS	3	/* status used relays */
+
+/* COMMIT's Lua writes the statuses as numbers */
+_Static_assert(QUOTA_REFUSED == 0 && QUOTA_OK == 1 && QUOTA_ALREADY == 2 && QUOTA_UNDONE == 3,
+	       "quota_lua_commit's status numbers");
 
 /*
  * Start of every script: the day from TIME and the seconds to 00:00 UTC.
@@ -82,29 +95,77 @@ static const char quota_lua_check[] =
 	"if used + relays <= limit then status = 1 end\n"
 	"return {status, used, limit, day, reset, relays}\n";
 
+/*
+ * COMMIT counts any number of messages (at most QUOTA_BATCH_MAX) in one
+ * call, each as if it ran alone, in order: mhpolicyd groups the
+ * END-OF-MESSAGE requests that arrive together, so that Redis runs one
+ * script for them (doc/quota.md, "Batches"). Per message: the record is
+ * made first (SET NX: an existing one means the queue ID was seen
+ * before), then the counter is raised and compared with the limit; a
+ * message that does not fit is taken back (DECRBY, or the new counter
+ * deleted) and so is its record. Two writes for an accepted message,
+ * the common case. Every write of a message goes through redis.pcall,
+ * so one message's failure (a counter that is not a count, a write an
+ * ACL refuses) is that message's status and never stops the script
+ * after other messages were counted: a script that fails keeps what it
+ * wrote. Only a refusal of the very first write, before anything was
+ * written (OOM, READONLY, NOPERM), fails the whole call.
+ */
 static const char quota_lua_commit[] =
-	"-- mhkit quota COMMIT: KEYS[1] mh:{acct:USER}:used, KEYS[2] mh:{acct:USER}:msg:QUEUEID;"
-	" ARGV limit relays\n"
-	QUOTA_LUA_PRELUDE
-	"local rec = redis.call('GET', KEYS[2])\n"
-	"if rec == '" QUOTA_RECORD_UNDONE "' then\n"
-	"  return {3, used, limit, day, reset, 0}\n"
+	"-- mhkit quota COMMIT: message i is KEYS[2i-1] mh:{acct:USER}:used,"
+	" KEYS[2i] mh:{acct:USER}:msg:QUEUEID, ARGV[2i-1] limit, ARGV[2i] relays\n"
+	QUOTA_LUA_TIME
+	"local sday = string.format('%d', day)\n"
+	"local out = {day, reset}\n"
+	"local function count(key)\n"
+	"  local v = redis.pcall('GET', key)\n"
+	"  if type(v) == 'string' and string.match(v, '^%d+$') then return tonumber(v) end\n"
+	"  return 0\n"
 	"end\n"
-	"if rec then\n"
-	"  local n = string.match(rec, '^%d+:(%d+)$')\n"
-	"  if not n then\n"
-	"    return redis.error_reply('ERR mhkit quota: ' .. KEYS[2] .. ' is not a record')\n"
-	"  end\n"
-	"  return {2, used, limit, day, reset, tonumber(n)}\n"
-	"end\n"
-	"if used + relays > limit then\n"
-	"  return {0, used, limit, day, reset, relays}\n"
-	"end\n"
-	"used = redis.call('INCRBY', key, ARGV[2])\n"
-	"redis.call('EXPIRE', key, " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
-	"redis.call('SET', KEYS[2], string.format('%d', day) .. ':' .. ARGV[2], 'EX', "
+	"for i = 1, #KEYS - 1, 2 do\n"
+	"  local key = KEYS[i] .. ':' .. sday\n"
+	"  local relays = ARGV[i + 1]\n"
+	"  local n = tonumber(relays)\n"
+	"  local status, used = 1, 0\n"
+	"  local set = redis.pcall('SET', KEYS[i + 1], sday .. ':' .. relays, 'NX', 'EX', "
 	QUOTA_STR(QUOTA_KEY_TTL) ")\n"
-	"return {1, used, limit, day, reset, relays}\n";
+	"  if type(set) == 'table' and set.err then\n"
+	"    if i == 1 then return redis.error_reply(set.err) end\n"
+	"    status, n = " QUOTA_STR(QUOTA_LUA_WRITE_REFUSED) ", 0\n"
+	"  elseif not set then\n"
+	"    local rec = redis.pcall('GET', KEYS[i + 1])\n"
+	"    used = count(key)\n"
+	"    if rec == '" QUOTA_RECORD_UNDONE "' then\n"
+	"      status, n = 3, 0\n"
+	"    elseif type(rec) == 'string' and string.match(rec, '^%d+:%d+$') then\n"
+	"      status, n = 2, tonumber(string.match(rec, ':(%d+)$'))\n"
+	"    else\n"
+	"      status, n = " QUOTA_STR(QUOTA_LUA_NOT_RECORD) ", 0\n"
+	"    end\n"
+	"  else\n"
+	"    used = redis.pcall('INCRBY', key, relays)\n"
+	"    if type(used) ~= 'number' then\n"
+	"      redis.pcall('DEL', KEYS[i + 1])\n"
+	"      status, used, n = " QUOTA_STR(QUOTA_LUA_NOT_COUNT) ", 0, 0\n"
+	"    else\n"
+	"      if used > tonumber(ARGV[i]) then\n"
+	"        if used == n then\n"
+	"          redis.pcall('DEL', key)\n"
+	"        else\n"
+	"          redis.pcall('DECRBY', key, relays)\n"
+	"        end\n"
+	"        redis.pcall('DEL', KEYS[i + 1])\n"
+	"        status, used = 0, used - n\n"
+	"      elseif used == n then\n"
+	"        redis.pcall('EXPIRE', key, " QUOTA_STR(QUOTA_KEY_TTL) ")\n"
+	"      end\n"
+	"    end\n"
+	"  end\n"
+	"  out[#out + 1] = status\n"
+	"  out[#out + 1] = used\n"
+	"  out[#out + 1] = n\n"
+	"end\n"
+	"return out\n";
 
 /*
  * UNDO: the message's record says which day's counter its relays went
@@ -198,14 +259,10 @@ quota_u64(char *buf, uint64_t v)
 	return n;
 }
 
-/* quota_cmd_start - EVALSHA sha NUMKEYS used_key, checking user, limit and relays */
+/* quota_args_valid - a user name, a limit and a relay count a script takes */
 static int
-quota_cmd_start(struct quota_cmd *cmd, enum quota_script s, const char *user,
-		uint64_t limit, uint64_t relays, char *err, size_t errlen)
+quota_args_valid(const char *user, uint64_t limit, uint64_t relays, char *err, size_t errlen)
 {
-	quota_init();
-	cmd->script = s;
-	cmd->argc = 0;
 	if (user == NULL) {
 		snprintf(err, errlen, "no account name");
 		return -1;
@@ -222,6 +279,19 @@ quota_cmd_start(struct quota_cmd *cmd, enum quota_script s, const char *user,
 			 (unsigned long long) relays, (unsigned long long) QUOTA_COUNT_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+/* quota_cmd_start - EVALSHA sha NUMKEYS used_key, checking user, limit and relays */
+static int
+quota_cmd_start(struct quota_cmd *cmd, enum quota_script s, const char *user,
+		uint64_t limit, uint64_t relays, char *err, size_t errlen)
+{
+	quota_init();
+	cmd->script = s;
+	cmd->argc = 0;
+	if (quota_args_valid(user, limit, relays, err, errlen) < 0)
+		return -1;
 	cmd->argv[0] = "EVALSHA";
 	cmd->argvlen[0] = 7;
 	cmd->argv[1] = quota_shas[s];
@@ -295,14 +365,174 @@ quota_cmd_msg(struct quota_cmd *cmd, enum quota_script s, const char *user, uint
 	return 0;
 }
 
-/* quota_cmd_commit - EVALSHA of COMMIT */
-int
-quota_cmd_commit(struct quota_cmd *cmd, const char *user, uint64_t limit,
-		 uint64_t relays, const char *queue_id, char *err, size_t errlen)
+/* --- COMMIT: a batch of messages in one script call ------------------------- */
+
+/* quota_batch_reset - empty, ready for quota_batch_add */
+void
+quota_batch_reset(struct quota_batch *b)
 {
-	if (quota_cmd_msg(cmd, QUOTA_SCRIPT_COMMIT, user, limit, relays, queue_id, err, errlen) < 0)
+	quota_init();
+	b->n = 0;
+	b->argc = 0;
+}
+
+/* quota_commit_valid - what quota_batch_add takes */
+int
+quota_commit_valid(const char *user, uint64_t limit, uint64_t relays, const char *queue_id,
+		   char *err, size_t errlen)
+{
+	if (quota_queue_id_valid(queue_id, err, errlen) < 0)
 		return -1;
-	quota_cmd_args(cmd, limit, relays);
+	return quota_args_valid(user, limit, relays, err, errlen);
+}
+
+/* quota_batch_add - one more message; -1 with err when invalid or the batch is full */
+int
+quota_batch_add(struct quota_batch *b, const char *user, uint64_t limit, uint64_t relays,
+		const char *queue_id, char *err, size_t errlen)
+{
+	struct quota_batch_msg *m;
+	const char *parts[4] = {"mh:{acct:", user, "}:msg:", queue_id};
+
+	if (b->n >= QUOTA_BATCH_MAX) {
+		snprintf(err, errlen, "more than %d messages in one COMMIT", QUOTA_BATCH_MAX);
+		return -1;
+	}
+	if (quota_commit_valid(user, limit, relays, queue_id, err, errlen) < 0)
+		return -1;
+	m = &b->msg[b->n++];
+	m->used_len = (size_t) keys_build(m->used_key, sizeof(m->used_key), "mh:{acct:", user,
+					  "}:used");
+	m->msg_len = (size_t) keys_join(m->msg_key, sizeof(m->msg_key), parts, 4);
+	m->limit = limit;
+	m->limit_len = quota_u64(m->limit_text, limit);
+	m->relays = relays;
+	m->relays_len = quota_u64(m->relays_text, relays);
+	b->argc = 0;
+	return 0;
+}
+
+/*
+ * quota_batch_argv - the command: EVALSHA (or, eval set, EVAL with the
+ * text) NUMKEYS, every message's two keys, then every message's limit
+ * and relays. Built again after each add; argv points into b.
+ */
+void
+quota_batch_argv(struct quota_batch *b, int eval)
+{
+	int	k = 3;
+
+	b->argv[0] = eval ? "EVAL" : "EVALSHA";
+	b->argvlen[0] = eval ? 4 : 7;
+	b->argv[1] = eval ? quota_scripts[QUOTA_SCRIPT_COMMIT].text : quota_shas[QUOTA_SCRIPT_COMMIT];
+	b->argvlen[1] = eval ? quota_scripts[QUOTA_SCRIPT_COMMIT].len : SHA1_HEX_LEN;
+	b->argv[2] = b->numkeys;
+	b->argvlen[2] = quota_u64(b->numkeys, 2 * (uint64_t) b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		b->argv[k] = b->msg[i].used_key;
+		b->argvlen[k++] = b->msg[i].used_len;
+		b->argv[k] = b->msg[i].msg_key;
+		b->argvlen[k++] = b->msg[i].msg_len;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		b->argv[k] = b->msg[i].limit_text;
+		b->argvlen[k++] = b->msg[i].limit_len;
+		b->argv[k] = b->msg[i].relays_text;
+		b->argvlen[k++] = b->msg[i].relays_len;
+	}
+	b->argc = k;
+}
+
+/* quota_int - element i of array r, a non-negative integer; -1 when it is not */
+static int
+quota_int(const redisReply *r, size_t i, uint64_t *v)
+{
+	const redisReply *e = r->element[i];
+
+	if (e == NULL || e->type != REDIS_REPLY_INTEGER || e->integer < 0)
+		return -1;
+	*v = (uint64_t) e->integer;
+	return 0;
+}
+
+/* quota_reply_error - what an error reply or a reply of the wrong shape says */
+static int
+quota_reply_error(const char *name, const redisReply *r, size_t want, char *err, size_t errlen)
+{
+	char	text[REPLY_REMOTE_MAX + 1];
+
+	if (r == NULL) {
+		snprintf(err, errlen, "quota %s: no reply", name);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(err, errlen, "quota %s: Redis: %s", name,
+			 reply_remote(text, sizeof(text), r->str, r->len));
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != want) {
+		snprintf(err, errlen, "quota %s: unexpected reply (type %d, %zu elements)",
+			 name, r->type, r->type == REDIS_REPLY_ARRAY ? r->elements : (size_t) 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * quota_batch_parse - message i's result from COMMIT's reply {day,
+ * reset_in, then status used relays per message}; -1 with err when the
+ * reply is not that (every message gets the same error) or message i
+ * failed in Redis (its own error: nothing was counted for it).
+ */
+int
+quota_batch_parse(const struct quota_batch *b, const redisReply *r, size_t i,
+		  struct quota_result *res, char *err, size_t errlen)
+{
+	const struct quota_batch_msg *m = &b->msg[i];
+	size_t	at = QUOTA_BATCH_HEAD + i * QUOTA_BATCH_ELEMENTS;
+	uint64_t day, reset, status, used, relays;
+
+	if (quota_reply_error("commit", r, QUOTA_BATCH_HEAD + b->n * QUOTA_BATCH_ELEMENTS,
+			      err, errlen) < 0)
+		return -1;
+	if (quota_int(r, 0, &day) < 0 || quota_int(r, 1, &reset) < 0
+	    || reset < 1 || reset > QUOTA_DAY_SECONDS) {
+		snprintf(err, errlen, "quota commit: unexpected day or reset_in in reply");
+		return -1;
+	}
+	if (quota_int(r, at, &status) < 0 || quota_int(r, at + 1, &used) < 0
+	    || quota_int(r, at + 2, &relays) < 0) {
+		snprintf(err, errlen, "quota commit: unexpected element in reply for message %zu", i + 1);
+		return -1;
+	}
+	switch (status) {
+	case QUOTA_REFUSED:
+	case QUOTA_OK:
+	case QUOTA_ALREADY:
+	case QUOTA_UNDONE:
+		break;
+	case QUOTA_LUA_NOT_COUNT:
+		snprintf(err, errlen, "quota commit: %.*s:%llu is not a count", (int) m->used_len,
+			 m->used_key, (unsigned long long) day);
+		return -1;
+	case QUOTA_LUA_NOT_RECORD:
+		snprintf(err, errlen, "quota commit: %.*s is not a record", (int) m->msg_len, m->msg_key);
+		return -1;
+	case QUOTA_LUA_WRITE_REFUSED:
+		snprintf(err, errlen, "quota commit: Redis refused to write %.*s", (int) m->msg_len,
+			 m->msg_key);
+		return -1;
+	default:
+		snprintf(err, errlen, "quota commit: unexpected status %llu in reply",
+			 (unsigned long long) status);
+		return -1;
+	}
+	res->status = (enum quota_status) status;
+	res->used = used;
+	res->limit = m->limit;
+	res->day = day;
+	res->reset_in = reset;
+	res->relays = relays;
 	return 0;
 }
 
@@ -339,8 +569,8 @@ quota_status_valid(enum quota_script s, uint64_t status)
 	switch (s) {
 	case QUOTA_SCRIPT_CHECK:
 		return status == QUOTA_REFUSED || status == QUOTA_OK;
-	case QUOTA_SCRIPT_COMMIT:
-		return status <= QUOTA_UNDONE;
+	case QUOTA_SCRIPT_COMMIT:	/* a batch: quota_batch_parse */
+		return 0;
 	case QUOTA_SCRIPT_UNDO:
 		return status == QUOTA_UNDONE || status == QUOTA_NOTHING;
 	}
@@ -352,36 +582,19 @@ int
 quota_parse(enum quota_script s, const redisReply *r, struct quota_result *res,
 	    char *err, size_t errlen)
 {
-	char	text[REPLY_REMOTE_MAX + 1];
 	uint64_t v[QUOTA_REPLY_ELEMENTS];
 	static const char *const names[QUOTA_REPLY_ELEMENTS] = {
 		"status", "used", "limit", "day", "reset_in", "relays"
 	};
 
-	if (r == NULL) {
-		snprintf(err, errlen, "quota %s: no reply", quota_scripts[s].name);
+	if (quota_reply_error(quota_scripts[s].name, r, QUOTA_REPLY_ELEMENTS, err, errlen) < 0)
 		return -1;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, errlen, "quota %s: Redis: %s", quota_scripts[s].name,
-			 reply_remote(text, sizeof(text), r->str, r->len));
-		return -1;
-	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != QUOTA_REPLY_ELEMENTS) {
-		snprintf(err, errlen, "quota %s: unexpected reply (type %d, %zu elements)",
-			 quota_scripts[s].name, r->type,
-			 r->type == REDIS_REPLY_ARRAY ? r->elements : (size_t) 0);
-		return -1;
-	}
 	for (int i = 0; i < QUOTA_REPLY_ELEMENTS; i++) {
-		const redisReply *e = r->element[i];
-
-		if (e == NULL || e->type != REDIS_REPLY_INTEGER || e->integer < 0) {
+		if (quota_int(r, (size_t) i, &v[i]) < 0) {
 			snprintf(err, errlen, "quota %s: unexpected %s in reply",
 				 quota_scripts[s].name, names[i]);
 			return -1;
 		}
-		v[i] = (uint64_t) e->integer;
 	}
 	if (!quota_status_valid(s, v[0])) {
 		snprintf(err, errlen, "quota %s: unexpected status %llu in reply",
@@ -437,16 +650,47 @@ quota_check_sync(struct rconn *rc, const char *user, uint64_t limit, uint64_t re
 	return quota_run(rc, &cmd, res, err, errlen);
 }
 
+/* quota_batch_run - COMMIT of batch b over rc (EVAL after NOSCRIPT); the reply, NULL when none */
+redisReply *
+quota_batch_run(struct rconn *rc, struct quota_batch *b)
+{
+	redisReply *r;
+
+	quota_batch_argv(b, 0);
+	r = rconn_commandargv(rc, b->argc, b->argv, b->argvlen);
+	if (quota_is_noscript(r)) {
+		freeReplyObject(r);
+		quota_batch_argv(b, 1);
+		r = rconn_commandargv(rc, b->argc, b->argv, b->argvlen);
+	}
+	return r;
+}
+
 /* quota_commit_sync - COMMIT over rconn */
 int
 quota_commit_sync(struct rconn *rc, const char *user, uint64_t limit, uint64_t relays,
 		  const char *queue_id, struct quota_result *res, char *err, size_t errlen)
 {
-	struct quota_cmd cmd;
+	struct quota_batch *b;
+	redisReply *r;
+	int	ret = -1;
 
-	if (quota_cmd_commit(&cmd, user, limit, relays, queue_id, err, errlen) < 0)
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	return quota_run(rc, &cmd, res, err, errlen);
+	}
+	quota_batch_reset(b);
+	if (quota_batch_add(b, user, limit, relays, queue_id, err, errlen) < 0)
+		goto out;
+	if ((r = quota_batch_run(rc, b)) == NULL) {
+		snprintf(err, errlen, "%s", rconn_errstr(rc));
+		goto out;
+	}
+	ret = quota_batch_parse(b, r, 0, res, err, errlen);
+	freeReplyObject(r);
+out:
+	free(b);
+	return ret;
 }
 
 /* quota_undo_sync - UNDO over rconn */

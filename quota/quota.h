@@ -43,16 +43,22 @@ struct reply;
  * Status QUOTA_OK when used + relays <= limit, else QUOTA_REFUSED.
  * CHECK with relays 0 is the "show" read (quota_show_sync).
  *
- * COMMIT (at END-OF-MESSAGE): KEYS[2] = the message's record; ARGV
- * limit, relays (recipient_count x multiplier of the real size).
- * Atomically: record "DAY:RELAYS" exists -> QUOTA_ALREADY with the relays
+ * COMMIT (at END-OF-MESSAGE): a batch of 1 to QUOTA_BATCH_MAX messages,
+ * each run as if alone, in order (mhpolicyd sends the END-OF-MESSAGE
+ * requests that arrive together in one call). Message i: KEYS[2i-1] as
+ * above, KEYS[2i] its record; ARGV[2i-1] limit, ARGV[2i] relays
+ * (recipient_count x multiplier of the real size). Atomically, per
+ * message: record "DAY:RELAYS" exists -> QUOTA_ALREADY with the relays
  * recorded, nothing counted again (Postfix repeats END-OF-DATA after a
  * policy timeout); record "undone" -> QUOTA_UNDONE, relays 0, nothing
  * counted (the message was answered 451 and its count taken back: only
  * a COMMIT delayed in a cut connection can come now); used + relays >
  * limit -> QUOTA_REFUSED, nothing counted or recorded (so a refused
  * message is never counted, and the same queue ID may be tried again);
- * else INCRBY, EXPIRE, record "DAY:RELAYS" -> QUOTA_OK.
+ * else counted, recorded "DAY:RELAYS" -> QUOTA_OK. A message whose
+ * counter is not a count, whose record is not one, or whose write Redis
+ * refuses is an error of that message alone, with nothing counted for
+ * it. Reply: {day, reset_in, then status used relays per message}.
  *
  * UNDO (after END-OF-MESSAGE was answered 451 because COMMIT's reply was
  * lost: Postfix never sends that queue ID again): KEYS[2] = the record;
@@ -63,17 +69,20 @@ struct reply;
  * "undone" too (a late COMMIT then counts nothing) -> QUOTA_NOTHING;
  * "undone" already -> QUOTA_NOTHING. limit is 0.
  *
- * All return {status, used, limit, day, reset_in, relays}; quota_parse
+ * CHECK and UNDO return {status, used, limit, day, reset_in, relays}; quota_parse
  * checks every element (and that the status is one the script returns),
  * and anything else (error reply, wrong type or size, out-of-range
  * number) is -1: "Redis is down or confused" never reads as "allowed".
  *
- * Asynchronous use (mhpolicyd): quota_cmd_check/commit/undo build an EVALSHA
+ * Asynchronous use (mhpolicyd): quota_cmd_check/undo build an EVALSHA
  * argv; send it; in the callback, when quota_is_noscript(reply) (Redis
  * restarted or SCRIPT FLUSH), call quota_cmd_eval and send the same cmd
  * again (EVAL also puts the script back in Redis's cache); otherwise
  * quota_parse. A built quota_cmd points into itself: keep it in place
- * (not copied) until its last reply. Synchronous use (mhlist, tests):
+ * (not copied) until its last reply. COMMIT: quota_batch_reset, then
+ * quota_batch_add per message, quota_batch_argv(b, 0) and send; after
+ * NOSCRIPT quota_batch_argv(b, 1) and send again; quota_batch_parse per
+ * message. Synchronous use (mhlist, tests):
  * quota_*_sync do all of it over an rconn.
  */
 
@@ -82,6 +91,7 @@ struct reply;
 #define QUOTA_QUEUEID_MAX	32	/* bytes of a queue ID: [0-9A-Za-z] */
 #define QUOTA_USER_SHOW_MAX	255	/* bytes of a user name quoted in a reply (ACCOUNT_NAME_MAX) */
 #define QUOTA_ARGC_MAX		7	/* EVALSHA sha 2 used msg limit relays */
+#define QUOTA_BATCH_MAX		32	/* messages in one COMMIT */
 #define QUOTA_NUM_MAX		24	/* bytes of a decimal uint64 and its NUL */
 #define QUOTA_ISO_MAX		32	/* "2024-05-02T00:00:00Z" and room */
 #define QUOTA_RECORD_UNDONE	"undone"	/* a message record whose count was taken back */
@@ -123,6 +133,26 @@ struct quota_cmd {
 	char	relays[QUOTA_NUM_MAX];
 };
 
+/* one message of a COMMIT batch, as its argv needs it */
+struct quota_batch_msg {
+	uint64_t limit;
+	uint64_t relays;
+	size_t	used_len, msg_len, limit_len, relays_len;
+	char	used_key[KEYS_MAX];
+	char	msg_key[KEYS_MAX];
+	char	limit_text[QUOTA_NUM_MAX];
+	char	relays_text[QUOTA_NUM_MAX];
+};
+
+struct quota_batch {
+	size_t	n;			/* messages */
+	int	argc;
+	const char *argv[3 + 4 * QUOTA_BATCH_MAX];
+	size_t	argvlen[3 + 4 * QUOTA_BATCH_MAX];
+	char	numkeys[QUOTA_NUM_MAX];
+	struct quota_batch_msg msg[QUOTA_BATCH_MAX];
+};
+
 /*
  * quota_init - compute the scripts' SHA-1 names; the builders call it
  * themselves, but a threaded program must call it once before threads.
@@ -133,23 +163,37 @@ const char *quota_script_text(enum quota_script);
 const char *quota_script_sha(enum quota_script);
 
 /*
- * quota_cmd_check, quota_cmd_commit - build EVALSHA into cmd. user must
- * pass account_name_valid, queue_id be 1..QUOTA_QUEUEID_MAX of
- * [0-9A-Za-z], limit and relays at most QUOTA_COUNT_MAX. 0, or -1 with
- * err set (cmd unusable).
+ * quota_cmd_check - build EVALSHA into cmd. user must pass
+ * account_name_valid, limit and relays be at most QUOTA_COUNT_MAX. 0, or
+ * -1 with err set (cmd unusable).
  */
 int	quota_cmd_check(struct quota_cmd *, const char *user, uint64_t limit,
 			uint64_t relays, char *err, size_t errlen);
-int	quota_cmd_commit(struct quota_cmd *, const char *user, uint64_t limit,
-			 uint64_t relays, const char *queue_id, char *err, size_t errlen);
 /* quota_cmd_undo - EVALSHA of UNDO; the same checks of user and queue_id */
 int	quota_cmd_undo(struct quota_cmd *, const char *user, const char *queue_id,
 		       char *err, size_t errlen);
 /* quota_cmd_eval - the same command as EVAL with the script's text */
 void	quota_cmd_eval(struct quota_cmd *);
+/*
+ * COMMIT batches: quota_batch_reset empties b; quota_commit_valid checks
+ * what quota_batch_add takes (user as above, queue_id 1..QUOTA_QUEUEID_MAX
+ * of [0-9A-Za-z]); quota_batch_add appends a message (-1 with err when
+ * invalid or full); quota_batch_argv builds EVALSHA (eval 0) or EVAL
+ * (eval 1) of all of them into b->argc/argv/argvlen; quota_batch_parse
+ * gives message i's result, or -1 with err (the whole reply is wrong:
+ * every message fails alike; or that message failed in Redis).
+ */
+void	quota_batch_reset(struct quota_batch *);
+int	quota_commit_valid(const char *user, uint64_t limit, uint64_t relays,
+			   const char *queue_id, char *err, size_t errlen);
+int	quota_batch_add(struct quota_batch *, const char *user, uint64_t limit,
+			uint64_t relays, const char *queue_id, char *err, size_t errlen);
+void	quota_batch_argv(struct quota_batch *, int eval);
+int	quota_batch_parse(const struct quota_batch *, const redisReply *, size_t i,
+			  struct quota_result *, char *err, size_t errlen);
 /* quota_is_noscript - reply is Redis's NOSCRIPT error: resend with quota_cmd_eval */
 int	quota_is_noscript(const redisReply *);
-/* quota_parse - a script's reply into res; -1 with err for anything unexpected */
+/* quota_parse - CHECK's or UNDO's reply into res; -1 with err for anything unexpected */
 int	quota_parse(enum quota_script, const redisReply *, struct quota_result *,
 		    char *err, size_t errlen);
 
@@ -161,6 +205,8 @@ int	quota_check_sync(struct rconn *, const char *user, uint64_t limit, uint64_t 
 			 struct quota_result *, char *err, size_t errlen);
 int	quota_commit_sync(struct rconn *, const char *user, uint64_t limit, uint64_t relays,
 			  const char *queue_id, struct quota_result *, char *err, size_t errlen);
+/* quota_batch_run - a built batch's COMMIT over an rconn: the reply (caller frees), NULL when none */
+redisReply *quota_batch_run(struct rconn *, struct quota_batch *);
 int	quota_undo_sync(struct rconn *, const char *user, const char *queue_id,
 			struct quota_result *, char *err, size_t errlen);
 /* quota_show_sync - today's use (CHECK with relays 0), for mhlist account show */

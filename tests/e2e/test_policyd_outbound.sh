@@ -253,6 +253,29 @@ run ex < <(message frank f20 2 100)
 answers "after SCRIPT FLUSH: CHECK and COMMIT sent again as EVAL, answered" "$(dunnos 3)"
 assert_eq $((before + 2)) "$(used frank)" "after SCRIPT FLUSH: counted"
 
+# --- batches: END-OF-MESSAGE requests that come together share one COMMIT ------------------------
+# Redis holds back writes (CLIENT PAUSE WRITE, shorter than redis.timeout)
+# while 18 requests arrive on 18 connections at once: at most two COMMITs
+# are in flight, so the others wait and go in one or two more.
+evalsha_calls() {
+	redis_cli redis INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'
+}
+"$MHLIST" -c "$CONF" account add grace --blocks 1 >/dev/null || hard_error "mhlist account add grace"
+run ex < <(rcpt grace g0 1 100)	# grace's account in the local copy: only COMMIT needs Redis
+answers "grace: a recipient" "action=DUNNO"
+calls=$(evalsha_calls)
+redis_cli redis CLIENT PAUSE 300 WRITE >/dev/null
+run $WIRE scatter 127.0.0.1 "$PPORT" < <(for i in $(seq 16); do eom grace "g$i" 1 100; done; eom grace gdup 2 100; eom grace gdup 2 100)
+answers "18 END-OF-MESSAGE requests at once: all accepted" "$(dunnos 18)"
+assert_eq 18 "$(used grace)" "...16 counted once each, and the queue ID sent twice counted once"
+grep -q "Qgdup: outbound: sasl_username=grace: already counted (2 relays)" "$TMP/mhpolicyd.log"
+check "...the second of the same queue ID: already counted (logged)" test $? = 0
+n=$(( $(evalsha_calls) - ${calls:-0} ))
+check "...in $n COMMIT calls (at most 4)" test "$n" -le 4
+run ex < <(message grace g20 2 100)
+answers "grace after the batch: a message of 2 recipients" "$(dunnos 3)"
+assert_eq 20 "$(used grace)" "...counted"
+
 # --- Redis down -------------------------------------------------------------------------------------
 run ex < <(message eve eve1 1 100)
 answers "eve: one message" "$(dunnos 2)"

@@ -5,6 +5,8 @@
  *     check USER LIMIT RELAYS          CHECK script (RCPT)
  *     commit USER LIMIT RELAYS QUEUEID COMMIT script (END-OF-MESSAGE); with
  *                                      --count N, N messages QUEUEID1..QUEUEIDN
+ *     batch USER:LIMIT:RELAYS:QUEUEID...  one COMMIT of all these messages (at most
+ *                                      QUOTA_BATCH_MAX: more is refused before Redis), a line each
  *     undo USER QUEUEID                UNDO script (take back a refused message's count)
  *     show USER LIMIT                  today's use (mhlist account show)
  *     script check|commit|undo         the Lua text (no Redis)
@@ -46,6 +48,7 @@ probe_usage(const char *why)
 	fprintf(stderr, "quota_probe: %s\n"
 		"usage: quota_probe [-c FILE] [--count N] [--start-when FILE] check USER LIMIT RELAYS\n"
 		"       quota_probe [-c FILE] [--count N] [--start-when FILE] commit USER LIMIT RELAYS QUEUEID\n"
+		"       quota_probe [-c FILE] batch USER:LIMIT:RELAYS:QUEUEID...\n"
 		"       quota_probe [-c FILE] undo USER QUEUEID\n"
 		"       quota_probe [-c FILE] show USER LIMIT\n"
 		"       quota_probe script|sha check|commit|undo\n", why);
@@ -108,6 +111,76 @@ probe_print(const char *verdict, const struct quota_result *res, const char *qid
 	       qid ? " qid=" : "", qid ? qid : "");
 }
 
+/* probe_commit_verdict - the word for a COMMIT result */
+static const char *
+probe_commit_verdict(const struct quota_result *res)
+{
+	switch (res->status) {
+	case QUOTA_UNDONE:
+		return "undone";
+	case QUOTA_ALREADY:
+		return "already";
+	case QUOTA_OK:
+		return "counted";
+	default:
+		return "refused";
+	}
+}
+
+/*
+ * probe_batch - one COMMIT of every USER:LIMIT:RELAYS:QUEUEID argument,
+ * sent as EVALSHA (EVAL after NOSCRIPT); a result line each; the number
+ * of messages that failed, or -1 when the batch could not be built or sent
+ */
+static long
+probe_batch(struct rconn *rc, int argc, char **argv)
+{
+	struct quota_batch *b = malloc(sizeof(*b));
+	char	err[512], *qids[QUOTA_BATCH_MAX];
+	struct quota_result res;
+	redisReply *r;
+	long	failed = 0;
+
+	if (b == NULL)
+		return -1;
+	quota_batch_reset(b);
+	for (int i = 0; i < argc; i++) {
+		char   *f[4], *p = argv[i];
+
+		for (int k = 0; k < 4; k++) {
+			f[k] = p;
+			p = k < 3 ? strchr(p, ':') : NULL;
+			if (k < 3 && p == NULL)
+				probe_usage("batch: USER:LIMIT:RELAYS:QUEUEID");
+			if (p)
+				*p++ = 0;
+		}
+		if (quota_batch_add(b, f[0], probe_u64("LIMIT", f[1]), probe_u64("RELAYS", f[2]), f[3],
+				    err, sizeof(err)) < 0) {
+			printf("error: message %d: %s\n", i + 1, err);
+			free(b);
+			return -1;
+		}
+		qids[b->n - 1] = f[3];
+	}
+	if ((r = quota_batch_run(rc, b)) == NULL) {
+		printf("error: %s\n", rconn_errstr(rc));
+		free(b);
+		return -1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (quota_batch_parse(b, r, i, &res, err, sizeof(err)) < 0) {
+			printf("error: %s\n", err);
+			failed++;
+		} else {
+			probe_print(probe_commit_verdict(&res), &res, qids[i]);
+		}
+	}
+	freeReplyObject(r);
+	free(b);
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -146,6 +219,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (!((strcmp(cmd, "check") == 0 && argc == 3) || (strcmp(cmd, "commit") == 0 && argc == 4)
+	      || (strcmp(cmd, "batch") == 0 && argc >= 1)
 	      || (strcmp(cmd, "undo") == 0 && argc == 2) || (strcmp(cmd, "show") == 0 && argc == 2)))
 		probe_usage("bad command or number of arguments");
 
@@ -164,6 +238,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	if (strcmp(cmd, "batch") == 0) {
+		long	bad = probe_batch(rc, argc, argv);
+
+		rconn_free(rc);
+		return bad != 0 ? 1 : 0;
+	}
 	for (unsigned long n = 1; n <= count; n++) {
 		const char *verdict;
 		int	rv;
@@ -197,12 +277,10 @@ main(int argc, char **argv)
 			verdict = "undone";
 		else if (res.status == QUOTA_NOTHING)
 			verdict = "nothing";
-		else if (res.status == QUOTA_ALREADY)
-			verdict = "already";
-		else if (res.status == QUOTA_OK)
-			verdict = *qid ? "counted" : "fits";
+		else if (*qid)
+			verdict = probe_commit_verdict(&res);
 		else
-			verdict = *qid ? "refused" : "full";
+			verdict = res.status == QUOTA_OK ? "fits" : "full";
 		probe_print(verdict, &res, *qid ? qid : NULL);
 	}
 	rconn_free(rc);

@@ -294,7 +294,7 @@ rcli SET 'mh:{acct:judy}:msg:J9' 5 >/dev/null
 assert_exit 1 probe undo judy J9
 assert_contains "$T_OUT" "error: quota undo: Redis: ERR mhkit quota: mh:{acct:judy}:msg:J9 is not a record" "undo: a record without its day is an error"
 assert_exit 1 probe commit judy 150 1 J9
-assert_contains "$T_OUT" "error: quota commit: Redis: ERR mhkit quota: mh:{acct:judy}:msg:J9 is not a record" "commit: so is it for COMMIT"
+assert_contains "$T_OUT" "error: quota commit: mh:{acct:judy}:msg:J9 is not a record" "commit: so is it for COMMIT"
 assert_eq 5 "$(rcli GET 'mh:{acct:judy}:msg:J9')" "undo: the record left as it was"
 rcli SET 'mh:{acct:judy}:msg:J8' "$DAY:5" >/dev/null
 rcli SET "mh:{acct:judy}:used:$DAY" abc >/dev/null
@@ -304,6 +304,52 @@ assert_eq "$DAY:5" "$(rcli GET 'mh:{acct:judy}:msg:J8')" "undo: ...and the recor
 rcli SET "mh:{acct:judy}:used:$DAY" 2 >/dev/null
 assert_exit 1 probe undo 'ju dy' J8
 assert_contains "$T_OUT" "error: account name has a space" "undo: bad name refused before Redis"
+
+# --- batches: many messages in one COMMIT, each as if alone, in order -------------------
+
+run probe show nobody 1
+DAY=$(field "$T_OUT" day)
+assert_exit 0 probe batch b1:150:2:Q1 b1:150:2:Q1
+assert_match "$(sed -n 1p <<<"$T_OUT")" '^counted used=2 limit=150 left=148 relays=2 .* qid=Q1$' "batch: a message counted"
+assert_match "$(sed -n 2p <<<"$T_OUT")" '^already used=2 limit=150 left=148 relays=2 .* qid=Q1$' "batch: the same queue ID later in the batch: already counted"
+assert_eq 2 "$(counter b1 "$DAY")" "batch: counted once"
+assert_exit 0 probe batch b2:10:4:A1 b2:10:5:A2 b2:10:3:A3 b2:10:1:A4
+assert_eq "counted used=4;counted used=9;refused used=9;counted used=10" \
+	"$(cut -d' ' -f1,2 <<<"$T_OUT" | paste -sd';')" "batch: the limit crossed inside a batch: the one that does not fit refused, a smaller one after it counted"
+assert_eq 10 "$(counter b2 "$DAY")" "batch: the counter at the limit exactly"
+assert_eq 0 "$(rcli EXISTS 'mh:{acct:b2}:msg:A3')" "batch: the refused message not recorded"
+assert_eq "$DAY:4" "$(rcli GET 'mh:{acct:b2}:msg:A1')" "batch: a counted one recorded DAY:RELAYS"
+ttl=$(rcli TTL 'mh:{acct:b2}:msg:A4')
+check "batch: records expire ($ttl s)" test "$ttl" -gt 172000 -a "$ttl" -le 172800
+ttl=$(rcli TTL "mh:{acct:b2}:used:$DAY")
+check "batch: the counter expires ($ttl s)" test "$ttl" -gt 172000 -a "$ttl" -le 172800
+rcli SET "mh:{acct:b3}:used:$DAY" abc >/dev/null
+assert_exit 1 probe batch b4:150:1:C1 b3:150:1:C2 b4:150:2:C3
+assert_match "$(sed -n 1p <<<"$T_OUT")" '^counted used=1 .* qid=C1$' "batch: before a broken counter of another account: counted"
+assert_eq "error: quota commit: mh:{acct:b3}:used:$DAY is not a count" "$(sed -n 2p <<<"$T_OUT")" "batch: the broken counter is that message's error"
+assert_match "$(sed -n 3p <<<"$T_OUT")" '^counted used=3 .* qid=C3$' "batch: after it: counted"
+assert_eq 0 "$(rcli EXISTS 'mh:{acct:b3}:msg:C2')" "batch: the failed message not recorded"
+assert_eq abc "$(counter b3 "$DAY")" "batch: the broken counter left as it was"
+assert_exit 0 probe batch b5:1:2:D1
+assert_match "$T_OUT" '^refused used=0 limit=1 left=1 relays=2 ' "batch: a message larger than the whole limit refused"
+assert_eq 0 "$(rcli EXISTS "mh:{acct:b5}:used:$DAY")" "batch: ...and no counter is left behind for it"
+rcli SET 'mh:{acct:b6}:msg:U1' undone EX 100 >/dev/null
+assert_exit 0 probe batch b6:150:1:U1 b6:150:1:U2
+assert_eq "undone used=0 relays=0;counted used=1 relays=1" \
+	"$(cut -d' ' -f1,2,5 <<<"$T_OUT" | paste -sd';')" "batch: an undone queue ID counts nothing, the next one counts"
+words=()
+for i in $(seq 32); do words+=("b7:1000:1:F$i"); done
+assert_exit 0 probe batch "${words[@]}"
+assert_eq 32 "$(grep -c '^counted' <<<"$T_OUT")" "batch: 32 messages in one call"
+assert_match "$(tail -n 1 <<<"$T_OUT")" '^counted used=32 .* qid=F32$' "batch: ...counted in order"
+assert_exit 1 probe batch "${words[@]}" b7:1000:1:F33
+assert_eq "error: message 33: more than 32 messages in one COMMIT" "$T_OUT" "batch: a 33rd message refused before Redis"
+assert_eq 32 "$(counter b7 "$DAY")" "batch: ...nothing sent"
+rcli CONFIG SET maxmemory 1 >/dev/null
+assert_exit 1 probe batch b8:150:1:M1 b9:150:1:M2
+assert_eq 2 "$(grep -c "^error: quota commit: Redis: OOM" <<<"$T_OUT")" "batch: Redis refusing to write (OOM) fails every message"
+rcli CONFIG SET maxmemory 0 >/dev/null
+assert_eq 0 "$(rcli EXISTS "mh:{acct:b8}:used:$DAY" 'mh:{acct:b8}:msg:M1' 'mh:{acct:b9}:msg:M2')" "batch: ...and nothing was written"
 
 # --- NOSCRIPT: Redis lost its script cache -------------------------------------------
 
@@ -331,12 +377,14 @@ assert_match "$T_OUT" '^undone used=2 ' "noscript: undo works too"
 
 rcli SET "mh:{acct:gina}:used:$DAY" abc >/dev/null
 assert_exit 1 probe commit gina 150 1 G1
-assert_contains "$T_OUT" "error: quota commit: Redis: ERR mhkit quota: mh:{acct:gina}:used:$DAY is not a count" \
+assert_contains "$T_OUT" "error: quota commit: mh:{acct:gina}:used:$DAY is not a count" \
 	"confused: a counter that is not a count is an error"
+assert_eq 0 "$(rcli EXISTS 'mh:{acct:gina}:msg:G1')" "confused: ...and its message is not recorded"
+assert_eq abc "$(counter gina "$DAY")" "confused: ...nor the counter changed"
 rcli DEL "mh:{acct:gina}:used:$DAY" >/dev/null
 rcli HSET 'mh:{acct:gina}:msg:G2' x 1 >/dev/null
 assert_exit 1 probe commit gina 150 1 G2
-assert_contains "$T_OUT" "error: quota commit: Redis: " "confused: a record of the wrong type is an error"
+assert_contains "$T_OUT" "error: quota commit: mh:{acct:gina}:msg:G2 is not a record" "confused: a record of the wrong type is an error"
 assert_eq "" "$(counter gina "$DAY")" "confused: nothing counted"
 assert_exit 1 probe commit 'gi na' 150 1 G3
 assert_contains "$T_OUT" "error: account name has a space" "bad name: refused before Redis"

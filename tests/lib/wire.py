@@ -16,6 +16,10 @@
       connection, each after the answer to the one before; prints each
       answer's action line, or "closed" (the server closed instead of
       answering) or "timeout" (no answer in 5 s) and stops there.
+  wire.py scatter HOST PORT [FILE]
+      the same requests, each on a connection of its own, all opened
+      first and then sent at once; prints each answer's action line in
+      the order of the requests ("closed", "timeout" as above).
 Bounded: every wait has a timeout; nothing leaves loopback.
 """
 import socket
@@ -116,13 +120,44 @@ def cmd_policy(args):
     print("%.1f" % ms)
 
 
-def cmd_exchange(args):
-    host, port = args[0], args[1]
+def read_requests(args):
     if len(args) > 2 and args[2] != "-":
         data = open(args[2], "rb").read()
     else:
         data = sys.stdin.buffer.read()
-    reqs = [r.strip(b"\n") + b"\n\n" for r in data.split(b"\n\n") if r.strip(b"\n")]
+    return [r.strip(b"\n") + b"\n\n" for r in data.split(b"\n\n") if r.strip(b"\n")]
+
+
+def cmd_scatter(args):
+    host, port = args[0], args[1]
+    reqs = read_requests(args)
+    conns = [connect(host, port, 5) for _ in reqs]
+    for s, req in zip(conns, reqs):
+        s.sendall(req)
+    for s in conns:
+        buf = b""
+        end = time.time() + 5
+        while b"\n\n" not in buf and time.time() < end:
+            try:
+                s.settimeout(max(0.05, end - time.time()))
+                b = s.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                b = b""
+            if not b:
+                break
+            buf += b
+        if b"\n\n" in buf:
+            print(buf.split(b"\n\n", 1)[0].decode(errors="replace"))
+        else:
+            print("timeout" if time.time() >= end else "closed")
+        s.close()
+
+
+def cmd_exchange(args):
+    host, port = args[0], args[1]
+    reqs = read_requests(args)
     s = connect(host, port, 5)
     buf = b""
     for req in reqs:
@@ -151,4 +186,4 @@ def cmd_exchange(args):
 
 if __name__ == "__main__":
     {"send": cmd_send, "idle": cmd_idle, "policy": cmd_policy,
-     "exchange": cmd_exchange}[sys.argv[1]](sys.argv[2:])
+     "exchange": cmd_exchange, "scatter": cmd_scatter}[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,267 @@
+/*
+ * commitq.c - the END-OF-MESSAGE counts of many messages in one COMMIT.
+ *
+ * Every accepted message costs one COMMIT script in Redis, and Redis
+ * spends more on running a script (finding it, setting up its
+ * arguments, converting its reply) and on the command's round trip than
+ * on the few writes a message needs. So the messages that arrive
+ * together share one call, as a database groups the commits of
+ * concurrent transactions into one log write:
+ *   - commitq_add puts the message in the waiting list and asks for a
+ *     flush at the end of this turn of the event loop (after the other
+ *     requests read in the same turn have been parsed);
+ *   - the flush sends the waiting messages, at most QUOTA_BATCH_MAX in one
+ *     EVALSHA, while fewer than COMMITQ_INFLIGHT batches are in flight;
+ *     the others wait for a batch's reply, which flushes again.
+ * A lone message is sent at once (the same turn), so nothing waits when
+ * the load is light; under load a batch holds what came in while the one
+ * before it was in Redis. Each message is still counted as if alone, in
+ * order (quota.c), and gets its own outcome: counted, refused, already
+ * counted, or its own error.
+ *
+ * What a batch's failure means for its messages: never sent (Redis
+ * unavailable) -> COMMITQ_UNSENT, nothing counted; sent and no reply
+ * (redis.timeout, connection lost, aredis_free at a reload) ->
+ * COMMITQ_LOST, each may have counted (outbound.c sends it again, same
+ * queue ID); NOSCRIPT -> the batch is sent again as EVAL, once; any other
+ * error reply -> COMMITQ_FAILED for all (the script stops only before its
+ * first write, quota.c).
+ *
+ * Cluster: a script may only name keys of one hash slot on Redis
+ * Cluster; every key of one account is under its hash tag, so a batch
+ * across accounts is for a single Redis (standalone or Sentinel's
+ * primary), which is what aredis connects to.
+ *
+ * Public functions: commitq_add, commitq_end.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "aredis.h"
+#include "commitq.h"
+#include "log.h"
+#include "policyd.h"
+#include "quota.h"
+
+#define COMMITQ_INFLIGHT	2	/* batches sent and not answered, at most */
+#define COMMITQ_ERR_MAX		256	/* bytes of an error phrase */
+
+struct commitq;
+
+struct commitq_batch {
+	struct commitq *q;
+	struct commitq_item *head, *tail;	/* in the order of q->b.msg */
+	int	evaled;			/* NOSCRIPT answered: sent again as EVAL */
+	struct quota_batch b;		/* argv points into it */
+};
+
+struct commitq {
+	struct policyd *pd;
+	struct event *flush;		/* made active: runs at the end of this loop turn */
+	struct commitq_item *head, *tail;	/* waiting, oldest first */
+	int	inflight;		/* batches sent and not answered */
+	struct commitq_batch *spare[COMMITQ_INFLIGHT];	/* free batches, kept for reuse */
+	int	nspare;
+};
+
+static void commitq_flush(evutil_socket_t, short, void *);
+
+/* commitq_get - the daemon's queue, made at its first use */
+static struct commitq *
+commitq_get(struct policyd *pd)
+{
+	struct commitq *q = pd->commitq;
+
+	if (q)
+		return q;
+	if ((q = calloc(1, sizeof(*q))) == NULL
+	    || (q->flush = event_new(pd->base, -1, 0, commitq_flush, q)) == NULL)
+		msg_panic("commitq: out of memory");
+	q->pd = pd;
+	pd->commitq = q;
+	return q;
+}
+
+/* commitq_schedule - flush at the end of this loop turn (once, however often asked) */
+static void
+commitq_schedule(struct commitq *q)
+{
+	if (q->head && q->inflight < COMMITQ_INFLIGHT
+	    && !event_pending(q->flush, EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL, NULL))
+		event_active(q->flush, EV_TIMEOUT, 1);
+}
+
+/* commitq_add - wait for the next flush */
+int
+commitq_add(struct policyd *pd, struct commitq_item *it, char *err, size_t errlen)
+{
+	struct commitq *q;
+
+	if (quota_commit_valid(it->user, it->limit, it->relays, it->queue_id, err, errlen) < 0)
+		return -1;
+	q = commitq_get(pd);
+	it->next = NULL;
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	commitq_schedule(q);
+	return 0;
+}
+
+/* commitq_batch_new - a spare batch, or a new one */
+static struct commitq_batch *
+commitq_batch_new(struct commitq *q)
+{
+	struct commitq_batch *cb;
+
+	if (q->nspare > 0)
+		cb = q->spare[--q->nspare];
+	else if ((cb = malloc(sizeof(*cb))) == NULL)
+		msg_panic("commitq: out of memory");
+	cb->q = q;
+	cb->head = cb->tail = NULL;
+	cb->evaled = 0;
+	quota_batch_reset(&cb->b);
+	return cb;
+}
+
+/* commitq_batch_free - back to the spares, or freed */
+static void
+commitq_batch_free(struct commitq *q, struct commitq_batch *cb)
+{
+	if (q->nspare < COMMITQ_INFLIGHT)
+		q->spare[q->nspare++] = cb;
+	else
+		free(cb);
+}
+
+/* commitq_finish - every message of a batch gets one outcome; the batch is freed */
+static void
+commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisReply *r,
+	       const char *why)
+{
+	struct commitq *q = cb->q;
+	struct commitq_item *it, *next;
+	struct quota_result res;
+	char	err[COMMITQ_ERR_MAX];
+	size_t	i = 0;
+
+	for (it = cb->head; it; it = next, i++) {
+		next = it->next;	/* the callback may free it */
+		it->next = NULL;
+		if (how != COMMITQ_DONE)
+			it->done(it, how, NULL, why);
+		else if (quota_batch_parse(&cb->b, r, i, &res, err, sizeof(err)) < 0)
+			it->done(it, COMMITQ_FAILED, NULL, err);
+		else
+			it->done(it, COMMITQ_DONE, &res, NULL);
+	}
+	commitq_batch_free(q, cb);
+}
+
+static void commitq_reply(redisReply *, void *);
+
+/* commitq_send - send a built batch; when it cannot be, its messages are UNSENT */
+static void
+commitq_send(struct commitq_batch *cb)
+{
+	struct commitq *q = cb->q;
+
+	quota_batch_argv(&cb->b, cb->evaled);
+	if (aredis_commandargv(q->pd->redis, commitq_reply, cb, cb->b.argc, cb->b.argv,
+			       cb->b.argvlen) == 0) {
+		q->inflight++;
+		return;
+	}
+	commitq_finish(cb, COMMITQ_UNSENT, NULL, "Redis unavailable");
+}
+
+/*
+ * commitq_reply - a batch's answer. This may run inside aredis_free
+ * (every command failed at a reload): the next flush is only scheduled,
+ * never sent from here.
+ */
+static void
+commitq_reply(redisReply *r, void *arg)
+{
+	struct commitq_batch *cb = arg;
+	struct commitq *q = cb->q;
+
+	q->inflight--;
+	if (r == NULL) {
+		commitq_finish(cb, COMMITQ_LOST, NULL, "no reply from Redis");
+	} else if (quota_is_noscript(r) && !cb->evaled) {
+		/* Redis restarted or SCRIPT FLUSH: the text, which caches it again */
+		if (msg_verbose)
+			msg_info("commitq: NOSCRIPT: %zu messages sent again as EVAL", cb->b.n);
+		cb->evaled = 1;
+		commitq_send(cb);
+	} else {
+		commitq_finish(cb, COMMITQ_DONE, r, NULL);
+	}
+	commitq_schedule(q);
+}
+
+/* commitq_flush - send what waits, in batches, while few enough are in flight */
+static void
+commitq_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct commitq *q = arg;
+	struct commitq_batch *cb;
+	struct commitq_item *it;
+	char	err[COMMITQ_ERR_MAX];
+
+	(void) fd;
+	(void) what;
+	while (q->head && q->inflight < COMMITQ_INFLIGHT) {
+		cb = commitq_batch_new(q);
+		while (cb->b.n < QUOTA_BATCH_MAX && (it = q->head) != NULL) {
+			if ((q->head = it->next) == NULL)
+				q->tail = NULL;
+			it->next = NULL;
+			if (quota_batch_add(&cb->b, it->user, it->limit, it->relays, it->queue_id,
+					    err, sizeof(err)) < 0) {
+				/* checked by commitq_add: cannot happen */
+				it->done(it, COMMITQ_FAILED, NULL, err);
+				continue;
+			}
+			if (cb->tail)
+				cb->tail->next = it;
+			else
+				cb->head = it;
+			cb->tail = it;
+		}
+		if (cb->head == NULL) {
+			commitq_batch_free(q, cb);
+			continue;
+		}
+		if (msg_verbose)
+			msg_info("commitq: COMMIT of %zu messages", cb->b.n);
+		commitq_send(cb);
+	}
+}
+
+/* commitq_end - free the queue (at exit nothing waits or is in flight) */
+void
+commitq_end(struct policyd *pd)
+{
+	struct commitq *q = pd->commitq;
+
+	if (q == NULL)
+		return;
+	if (q->head || q->inflight)
+		msg_warn("commitq: %s at exit", q->head ? "messages waiting" : "batches in flight");
+	while (q->nspare > 0)
+		free(q->spare[--q->nspare]);
+	event_free(q->flush);
+	free(q);
+	pd->commitq = NULL;
+}
