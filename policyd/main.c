@@ -38,6 +38,7 @@
 #include "commitq.h"
 #include "lcache.h"
 #include "conf.h"
+#include "daemon.h"
 #include "dnsq.h"
 #include "log.h"
 #include "policyd.h"
@@ -138,7 +139,6 @@ policyd_same_backends(const struct conf *a, const struct conf *b)
 }
 
 static const char *policyd_conf_path;
-static char pd_pidfile[CONF_STR_MAX + 1];	/* written at start, removed at exit */
 
 /* policyd_reload - SIGHUP */
 static void
@@ -210,48 +210,6 @@ policyd_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(pd->base, NULL);
 }
 
-/* policyd_drop_privileges - become `user` after binding */
-static void
-policyd_drop_privileges(const struct conf *conf)
-{
-	struct passwd *pw;
-
-	if (*conf->user == 0) {
-		if (geteuid() == 0)
-			msg_warn("running as root: set `user` in %s to drop privileges", conf->path);
-		return;
-	}
-	if ((pw = getpwnam(conf->user)) == NULL)
-		msg_fatal(EX_CONFIG, "%s: user: no such user \"%s\"", conf->path, conf->user);
-	if (geteuid() != 0) {
-		if (geteuid() != pw->pw_uid)
-			msg_fatal(EX_NOPERM, "user %s: need to start as root to become it", conf->user);
-		return;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0
-	    || setuid(pw->pw_uid) < 0)
-		msg_fatal(EX_OSERR, "cannot become user %s: %s", conf->user, strerror(errno));
-	if (setuid(0) == 0)
-		msg_fatal(EX_SOFTWARE, "privileges could be regained after dropping them");
-}
-
-/* policyd_pidfile - write our PID (after detaching) */
-static void
-policyd_pidfile(const struct conf *conf)
-{
-	FILE   *fp;
-
-	if (*conf->pidfile == 0)
-		return;
-	if ((fp = fopen(conf->pidfile, "w")) == NULL) {
-		msg_warn("pidfile %s: %s", conf->pidfile, strerror(errno));
-		return;
-	}
-	fprintf(fp, "%ld\n", (long) getpid());
-	fclose(fp);
-	snprintf(pd_pidfile, sizeof(pd_pidfile), "%s", conf->pidfile);
-}
-
 static void
 policyd_usage(void)
 {
@@ -308,8 +266,8 @@ main(int argc, char **argv)
 		event_reinit(pd.base);
 	}
 	/* the pidfile is written while we may still write where root can */
-	policyd_pidfile(pd.conf);
-	policyd_drop_privileges(pd.conf);
+	daemon_pidfile_write(pd.conf);
+	daemon_drop_privileges(pd.conf);
 	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "dns: %s", err);
 	pd.redis = aredis_new(pd.base, pd.conf);
@@ -345,8 +303,7 @@ main(int argc, char **argv)
 		evconnlistener_free(pd.socketmap_listener);
 	policyd_conf_release(pd.conf);
 	event_base_free(pd.base);
-	if (*pd_pidfile && unlink(pd_pidfile) < 0 && errno != ENOENT)
-		msg_warn("pidfile %s: %s", pd_pidfile, strerror(errno));
+	daemon_pidfile_remove();
 	log_close();
 	return 0;
 }

@@ -1,0 +1,506 @@
+/*
+ * filter.c - mhmilter's callbacks: the checks of relay and backup-MX mail
+ * that SPEC "Who enforces what" gives the milter.
+ *
+ * At RCPT, per recipient whose domain is configured (others are not ours
+ * to judge: Postfix's reject_unauth_destination decided them), in order:
+ *   1. user list on and the local part not listed ->
+ *      550 5.1.1 <rcpt>: Recipient address rejected: User unknown
+ *   2. sender lists (the domain's, then the global ones; precedence from
+ *      common/senderlist.c, the code mhpolicyd uses): blacklisted sender
+ *      or client -> 550 5.7.1 <sender>: Sender address rejected: Access
+ *      denied; whitelisted -> kept for the spam scan to skip
+ *   3. SIZE= announced at MAIL FROM above the domain's max_size ->
+ *      552 5.3.4 Message size exceeds fixed limit
+ * Per recipient, because lists and limits are per domain: a message to
+ * two domains may lose one recipient and keep the other.
+ * While the message streams (headers, body): the bytes are counted as they
+ * come, nothing is kept; once they pass the largest max_size of its
+ * recipients -> 552 5.3.4 at once (never buffered to the end). At the end
+ * of the message, a recipient whose own domain's max_size the message
+ * passed is removed (smfi_delrcpt) and the others keep it.
+ *
+ * Redis, through this thread's own synchronous connection (libmilter runs
+ * one thread per SMTP connection; the connection is made at its first
+ * use and closed when the thread ends): down, slow (redis.timeout) or
+ * answering nonsense -> policyd.on_backend_error: defer (the default)
+ * 451 4.3.0 Temporary lookup failure, or dunno (the recipient is
+ * accepted unchecked, logged). A change made with mhlist applies to the
+ * next lookup: nothing is cached here.
+ *
+ * Limits: MILTER_RCPT_MAX recipients a message (then 452 4.5.3), names
+ * and addresses as common/address.c bounds them. Memory per connection is
+ * fixed but for the recipient list.
+ *
+ * Logging: every reject and defer, Postfix style:
+ *   QUEUEID: reject: RCPT from NAME[ADDR]: 550 5.1.1 ...; from=<S> to=<R>
+ * a Redis failure as a warning, and with -v each decision.
+ *
+ * Public: milter_desc, milter_rconn, milter_threads_init.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "address.h"
+#include "conf.h"
+#include "domain.h"
+#include "log.h"
+#include "milter.h"
+#include "rconn.h"
+#include "reply.h"
+#include "senderlist.h"
+#include "store.h"
+
+#define MILTER_RCPT_MAX		1000	/* recipients of one message (Postfix: smtpd_recipient_limit) */
+#define MILTER_NAME_MAX		255	/* bytes of a client or HELO name kept */
+#define MILTER_IP_MAX		64	/* client address text */
+#define MILTER_QID_MAX		32	/* queue ID kept for logs */
+#define MILTER_REPLY_ESC_MAX	(2 * REPLY_TEXT_MAX + 1)	/* reply text with '%' doubled */
+
+/* one accepted recipient: what the message stage needs of its domain */
+struct mlfi_rcpt {
+	char	addr[ADDRESS_TEXT_MAX + 2];	/* as Postfix gave it, for smfi_delrcpt */
+	uint64_t max_size;		/* its domain's */
+	int	whitelisted;		/* sender or client on a whitelist that applies */
+};
+
+/* the SMTP connection, and the message in progress on it */
+struct mlfi_conn {
+	char	client_ip[MILTER_IP_MAX];	/* "" when not IPv4/IPv6 */
+	char	client_name[MILTER_NAME_MAX + 1];
+	char	helo[MILTER_NAME_MAX + 1];
+	/* the message */
+	char	qid[MILTER_QID_MAX + 1];
+	char	sender_text[ADDRESS_TEXT_MAX + 2];	/* for logs and replies, printable */
+	struct address sender;		/* null = 1 for <> or unparseable */
+	uint64_t size_announced;	/* SIZE=, 0 when none; UINT64_MAX past any limit */
+	struct mlfi_rcpt *rcpts;
+	size_t	nrcpts, rcptcap;
+	uint64_t max_size;		/* the largest max_size of the recipients */
+	uint64_t bytes;			/* headers and body seen so far */
+};
+
+/* --- this thread's Redis -------------------------------------------------------- */
+
+static pthread_key_t milter_rconn_key;
+
+/* milter_rconn_free - at thread exit */
+static void
+milter_rconn_free(void *rc)
+{
+	rconn_free(rc);
+}
+
+/* milter_threads_init - the key of the per-thread connection */
+void
+milter_threads_init(void)
+{
+	if (pthread_key_create(&milter_rconn_key, milter_rconn_free) != 0)
+		msg_fatal(71, "pthread_key_create failed");
+}
+
+/* milter_rconn - this thread's connection, made at its first use */
+struct rconn *
+milter_rconn(void)
+{
+	struct rconn *rc = pthread_getspecific(milter_rconn_key);
+
+	if (rc == NULL) {
+		rc = rconn_new(milter_conf);
+		if (pthread_setspecific(milter_rconn_key, rc) != 0)
+			msg_panic("pthread_setspecific failed");
+	}
+	return rc;
+}
+
+/* --- replies --------------------------------------------------------------------- */
+
+/* mlfi_reply - give Postfix r ("CODE X.Y.Z text"), '%' doubled as libmilter wants */
+static sfsistat
+mlfi_reply(SMFICTX *ctx, const struct reply *r)
+{
+	char	code[4], dsn[16], text[MILTER_REPLY_ESC_MAX];
+	const char *p = r->text, *sp;
+	size_t	n = 0;
+
+	if (strlen(p) < 4 || (sp = strchr(p + 4, ' ')) == NULL || sp - p - 4 >= (long) sizeof(dsn))
+		msg_panic("mlfi_reply: malformed reply \"%s\"", p);
+	memcpy(code, p, 3);
+	code[3] = 0;
+	memcpy(dsn, p + 4, (size_t) (sp - p - 4));
+	dsn[sp - p - 4] = 0;
+	for (p = sp + 1; *p && n + 2 < sizeof(text); p++) {
+		if (*p == '%')
+			text[n++] = '%';
+		text[n++] = *p;
+	}
+	text[n] = 0;
+	if (smfi_setreply(ctx, code, dsn, text) != MI_SUCCESS)
+		msg_warn("libmilter refused the reply \"%s\"", r->text);
+	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+/* mlfi_log - a reject or defer, Postfix style */
+static void
+mlfi_log(const struct mlfi_conn *c, const char *stage, const struct reply *r, const char *rcpt)
+{
+	msg_info("%s: %s: %s from %s[%s]: %s; from=<%s>%s%s%s helo=<%s>",
+		 c->qid[0] ? c->qid : "NOQUEUE", r->kind == REPLY_REJECT ? "reject" : "defer",
+		 stage, c->client_name, c->client_ip[0] ? c->client_ip : "unknown", r->text,
+		 c->sender_text, rcpt ? " to=<" : "", rcpt ? rcpt : "", rcpt ? ">" : "", c->helo);
+}
+
+/*
+ * mlfi_backend_error - Redis failed: policyd.on_backend_error; CONTINUE
+ * means accept unchecked (dunno), anything else is the reply's status
+ */
+static sfsistat
+mlfi_backend_error(SMFICTX *ctx, struct mlfi_conn *c, const char *rcpt, const char *why)
+{
+	struct reply r;
+
+	msg_warn("%s: redis: %s", c->qid[0] ? c->qid : "NOQUEUE", why);
+	if (milter_conf->policyd_on_backend_error == CONF_BACKEND_DUNNO) {
+		msg_info("%s: recipient <%s> accepted unchecked (on_backend_error = dunno)",
+			 c->qid[0] ? c->qid : "NOQUEUE", rcpt);
+		return SMFIS_CONTINUE;
+	}
+	reply_set(&r, "451", "4.3.0", "Temporary lookup failure");
+	mlfi_log(c, "RCPT", &r, rcpt);
+	return mlfi_reply(ctx, &r);
+}
+
+/* --- the connection and the message -------------------------------------------- */
+
+/* mlfi_copy - a bounded, printable copy of untrusted text */
+static void
+mlfi_copy(char *dst, size_t dstlen, const char *src)
+{
+	log_printable(dst, dstlen, src ? src : "", src ? strnlen(src, dstlen - 1) : 0);
+}
+
+/* mlfi_msg_reset - forget the message (a new MAIL FROM, an abort, the end) */
+static void
+mlfi_msg_reset(struct mlfi_conn *c)
+{
+	c->qid[0] = 0;
+	c->sender_text[0] = 0;
+	memset(&c->sender, 0, sizeof(c->sender));
+	c->sender.null = 1;
+	c->size_announced = 0;
+	c->nrcpts = 0;
+	c->max_size = 0;
+	c->bytes = 0;
+}
+
+/* mlfi_qid - the queue ID macro, when Postfix sent it */
+static void
+mlfi_qid(SMFICTX *ctx, struct mlfi_conn *c)
+{
+	const char *i = smfi_getsymval(ctx, "i");
+
+	if (i && *i && c->qid[0] == 0)
+		mlfi_copy(c->qid, sizeof(c->qid), i);
+}
+
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct mlfi_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		msg_warn("out of memory: connection refused for now");
+		return SMFIS_TEMPFAIL;
+	}
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) sa)->sin_addr, c->client_ip,
+			  sizeof(c->client_ip));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) (void *) sa)->sin6_addr, c->client_ip,
+			  sizeof(c->client_ip));
+	mlfi_copy(c->client_name, sizeof(c->client_name), hostname ? hostname : "unknown");
+	mlfi_msg_reset(c);
+	smfi_setpriv(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c)
+		mlfi_copy(c->helo, sizeof(c->helo), helo);
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_size_param - the value of SIZE= (ESMTP parameter); UINT64_MAX when too large */
+static uint64_t
+mlfi_size_param(char **argv)
+{
+	for (int i = 1; argv[i]; i++) {
+		const char *p = argv[i];
+		uint64_t n = 0;
+
+		if (strncasecmp(p, "SIZE=", 5) != 0)
+			continue;
+		for (p += 5; *p >= '0' && *p <= '9'; p++) {
+			if (n > (UINT64_MAX - 9) / 10)
+				return UINT64_MAX;
+			n = n * 10 + (uint64_t) (*p - '0');
+		}
+		return *p ? 0 : n;	/* malformed: as if none (Postfix checks the syntax) */
+	}
+	return 0;
+}
+
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+	char	err[128];
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mlfi_msg_reset(c);
+	mlfi_qid(ctx, c);
+	if (argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	if (address_parse(argv[0], strlen(argv[0]), &c->sender, err, sizeof(err)) < 0) {
+		memset(&c->sender, 0, sizeof(c->sender));
+		c->sender.null = 1;	/* only the client IP is checked against the lists */
+	}
+	if (c->sender.null)
+		c->sender_text[0] = 0;
+	else
+		address_format(&c->sender, c->sender_text, sizeof(c->sender_text));
+	c->size_announced = mlfi_size_param(argv);
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_rcpt_add - remember an accepted recipient; -1 when the message has too many */
+static int
+mlfi_rcpt_add(struct mlfi_conn *c, const char *addr, const struct domain *d, int whitelisted)
+{
+	struct mlfi_rcpt *r;
+
+	if (c->nrcpts == c->rcptcap) {
+		size_t	cap = c->rcptcap ? 2 * c->rcptcap : 8;
+
+		if (c->nrcpts >= MILTER_RCPT_MAX)
+			return -1;
+		if (cap > MILTER_RCPT_MAX)
+			cap = MILTER_RCPT_MAX;
+		if ((r = realloc(c->rcpts, cap * sizeof(*r))) == NULL)
+			return -1;
+		c->rcpts = r;
+		c->rcptcap = cap;
+	}
+	r = &c->rcpts[c->nrcpts++];
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	r->max_size = d->max_size;
+	r->whitelisted = whitelisted;
+	if (d->max_size > c->max_size)
+		c->max_size = d->max_size;
+	return 0;
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+	struct address rcpt;
+	struct domain d;
+	struct store st;
+	struct senderlist_hits hits;
+	struct reply r;
+	char	err[128], rtext[ADDRESS_TEXT_MAX + 2];
+	const char *why = "";
+	enum store_result res;
+	enum senderlist_verdict verdict;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mlfi_qid(ctx, c);
+	if (argv[0] == NULL || address_parse(argv[0], strlen(argv[0]), &rcpt, err, sizeof(err)) < 0
+	    || rcpt.null)
+		return SMFIS_CONTINUE;	/* Postfix has judged its syntax */
+	address_format(&rcpt, rtext, sizeof(rtext));
+	store_init(&st, milter_rconn(), milter_conf);
+
+	res = store_domain_get(&st, rcpt.domain, &d);
+	if (res == STORE_NOTFOUND) {
+		if (msg_verbose)
+			msg_info("%s: <%s>: %s is not a configured domain: not ours to check",
+				 c->qid[0] ? c->qid : "NOQUEUE", rtext, rcpt.domain);
+		return SMFIS_CONTINUE;
+	}
+	if (res == STORE_ERROR)
+		return mlfi_backend_error(ctx, c, rtext, st.errstr);
+
+	/* 1. the user list */
+	if (d.userlist) {
+		res = store_user_exists(&st, d.name, rcpt.local);
+		if (res == STORE_ERROR)
+			return mlfi_backend_error(ctx, c, rtext, st.errstr);
+		if (res == STORE_NOTFOUND) {
+			reply_set(&r, "550", "5.1.1", "<%s>: Recipient address rejected: User unknown", rtext);
+			mlfi_log(c, "RCPT", &r, rtext);
+			return mlfi_reply(ctx, &r);
+		}
+	}
+
+	/* 2. the sender lists */
+	res = store_senderlist_hits(&st, d.name, &c->sender, c->client_ip[0] ? c->client_ip : NULL,
+				    &hits);
+	if (res == STORE_ERROR)
+		return mlfi_backend_error(ctx, c, rtext, st.errstr);
+	verdict = senderlist_decide(&hits, &why);
+	if (verdict == SENDERLIST_BLACK) {
+		reply_set(&r, "550", "5.7.1", "<%s>: Sender address rejected: Access denied",
+			  c->sender_text);
+		if (msg_verbose)
+			msg_info("%s: <%s>: blacklisted by the %s", c->qid[0] ? c->qid : "NOQUEUE",
+				 rtext, why);
+		mlfi_log(c, "RCPT", &r, rtext);
+		return mlfi_reply(ctx, &r);
+	}
+
+	/* 3. the size the client announced */
+	if (c->size_announced > d.max_size) {
+		reply_set(&r, "552", "5.3.4", "Message size exceeds fixed limit");
+		mlfi_log(c, "RCPT", &r, rtext);
+		return mlfi_reply(ctx, &r);
+	}
+
+	if (mlfi_rcpt_add(c, argv[0], &d, verdict == SENDERLIST_WHITE) < 0) {
+		reply_set(&r, "452", "4.5.3", "Error: too many recipients");
+		mlfi_log(c, "RCPT", &r, rtext);
+		return mlfi_reply(ctx, &r);
+	}
+	if (msg_verbose)
+		msg_info("%s: <%s>: accepted (%s; max_size %llu)", c->qid[0] ? c->qid : "NOQUEUE",
+			 rtext, verdict == SENDERLIST_WHITE ? why : "not listed",
+			 (unsigned long long) d.max_size);
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_count - bytes of the message so far; past every recipient's limit: 552 now */
+static sfsistat
+mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
+{
+	struct reply r;
+
+	c->bytes = c->bytes + n < c->bytes ? UINT64_MAX : c->bytes + n;
+	if (c->nrcpts > 0 && c->bytes > c->max_size) {
+		reply_set(&r, "552", "5.3.4", "Message size exceeds fixed limit");
+		mlfi_log(c, "END-OF-MESSAGE", &r, NULL);
+		return mlfi_reply(ctx, &r);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mlfi_qid(ctx, c);
+	/* "Name: value" and CRLF, as the message is stored */
+	return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
+}
+
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	return mlfi_count(ctx, c, 2);	/* the empty line */
+}
+
+static sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	(void) chunk;
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	return mlfi_count(ctx, c, len);
+}
+
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mlfi_qid(ctx, c);
+	/* a recipient whose own domain's limit the message passed loses it */
+	for (size_t i = 0; i < c->nrcpts; i++) {
+		if (c->bytes <= c->rcpts[i].max_size)
+			continue;
+		if (smfi_delrcpt(ctx, c->rcpts[i].addr) != MI_SUCCESS)
+			msg_warn("%s: cannot remove recipient %s", c->qid, c->rcpts[i].addr);
+		else
+			msg_info("%s: removed recipient %s: message size %llu exceeds its domain's limit %llu",
+				 c->qid[0] ? c->qid : "NOQUEUE", c->rcpts[i].addr,
+				 (unsigned long long) c->bytes,
+				 (unsigned long long) c->rcpts[i].max_size);
+	}
+	mlfi_msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c)
+		mlfi_msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	struct mlfi_conn *c = smfi_getpriv(ctx);
+
+	if (c) {
+		free(c->rcpts);
+		free(c);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+	.xxfi_name = "mhmilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+};

@@ -1,0 +1,127 @@
+/*
+ * main.c - mhmilter: the libmilter filter of the relay and backup-MX
+ * roles (SPEC "Who enforces what": user lists, sender lists, size; spam,
+ * virus and SPF as they land). See doc/mhmilter.md.
+ *
+ *	mhmilter [-c FILE] [-f] [-v] [-V]
+ *
+ * Start: load mhkit.conf (errors: exit 78 naming file, line and setting),
+ * open the milter.listen socket while still root, drop to `user`, detach
+ * unless -f, write the pidfile, then libmilter's smfi_main runs the
+ * filter: one thread per SMTP connection, each with its own Redis
+ * connection (filter.c). libmilter handles SIGTERM and SIGINT (stop:
+ * connections in progress end first) and SIGHUP (it reopens its socket;
+ * mhkit.conf is read at start only - restart to change it; everything a
+ * domain sets lives in Redis and applies to the next message at once).
+ *
+ * Exit status: 0 after a signal, 64 usage, 69 the socket cannot be
+ * opened, 71 libmilter failed, 78 configuration.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "endpoint.h"
+#include "log.h"
+#include "milter.h"
+
+#define MILTER_CONNSTR_MAX	(ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX + 16)
+#define MILTER_TIMEOUT_S	300	/* libmilter's wait for the MTA (its default: 7210 s) */
+
+struct conf *milter_conf;
+
+/* milter_connstr - endpoint to libmilter's socket string */
+int
+milter_connstr(const struct endpoint *ep, char *out, size_t outlen)
+{
+	int	n;
+
+	switch (ep->kind) {
+	case ENDPOINT_INET:
+		n = snprintf(out, outlen, "%s:%u@%s", strchr(ep->host, ':') ? "inet6" : "inet",
+			     ep->port, ep->host);
+		break;
+	case ENDPOINT_UNIX:
+		n = snprintf(out, outlen, "unix:%s", ep->path);
+		break;
+	default:
+		return -1;
+	}
+	return n < 0 || (size_t) n >= outlen ? -1 : 0;
+}
+
+static void
+milter_usage(void)
+{
+	fprintf(stderr, "usage: mhmilter [-c FILE] [-f] [-v] [-V]\n");
+	exit(EX_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = conf_default_path();
+	char	err[1200], conn[MILTER_CONNSTR_MAX], shown[ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX];
+	int	foreground = 0, verbose = 0, ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("mhmilter (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		default:
+			milter_usage();
+		}
+	}
+	if (optind != argc)
+		milter_usage();
+	log_open("mhmilter", 1, NULL);
+	log_set_verbose(verbose);
+	if ((milter_conf = conf_load(path, err, sizeof(err))) == NULL)
+		msg_fatal(EX_CONFIG, "%s", err);
+	if (milter_connstr(&milter_conf->milter_listen, conn, sizeof(conn)) < 0)
+		msg_fatal(EX_CONFIG, "%s: milter.listen: not a socket mhmilter can listen on", path);
+	endpoint_format(&milter_conf->milter_listen, shown, sizeof(shown));
+	signal(SIGPIPE, SIG_IGN);
+
+	if (smfi_setconn(conn) != MI_SUCCESS || smfi_settimeout(MILTER_TIMEOUT_S) != MI_SUCCESS
+	    || smfi_register(milter_desc) != MI_SUCCESS)
+		msg_fatal(EX_SOFTWARE, "libmilter refused the filter's description");
+	if (smfi_opensocket(milter_conf->milter_listen.kind == ENDPOINT_UNIX) != MI_SUCCESS)
+		msg_fatal(EX_UNAVAILABLE, "cannot listen on %s", shown);
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
+		log_open("mhmilter", 0, milter_conf->syslog_facility);
+	}
+	daemon_pidfile_write(milter_conf);
+	daemon_drop_privileges(milter_conf);
+	milter_threads_init();
+	msg_info("ready: milter %s, redis %s", shown, milter_conf->redis_unix[0]
+		 ? milter_conf->redis_unix : milter_conf->redis_host);
+
+	rc = smfi_main();
+
+	msg_info("stopped");
+	daemon_pidfile_remove();
+	conf_free(milter_conf);
+	log_close();
+	return rc == MI_SUCCESS ? 0 : EX_OSERR;
+}

@@ -1,0 +1,31 @@
+/* milter.h - what the parts of mhmilter share (see main.c, filter.c) */
+#ifndef MH_MILTER_H
+#define MH_MILTER_H
+
+#include <stddef.h>
+
+#include <libmilter/mfapi.h>
+
+#include "endpoint.h"
+
+struct conf;
+struct rconn;
+
+/* the daemon's settings, loaded once at start (main.c); read-only afterwards */
+extern struct conf *milter_conf;
+
+/* filter.c: the callbacks, for smfi_register */
+extern struct smfiDesc milter_desc;
+/* milter_rconn - this thread's Redis connection, made at its first use */
+struct rconn *milter_rconn(void);
+/* milter_threads_init - once, before smfi_main */
+void	milter_threads_init(void);
+
+/*
+ * milter_connstr - milter.listen as libmilter writes it: inet:127.0.0.1:10028
+ * -> "inet:10028@127.0.0.1", inet:[::1]:10028 -> "inet6:10028@::1",
+ * unix:/path -> "unix:/path"; -1 when it does not fit in out
+ */
+int	milter_connstr(const struct endpoint *, char *out, size_t outlen);
+
+#endif
