@@ -6,6 +6,7 @@
 # only loopback, a private DNS server on 127.0.0.1:53 that the namespace's
 # resolv.conf names, so Postfix and mhpolicyd resolve the example zones
 # below and nothing reaches the Internet. In it: a private Redis, mhpolicyd,
+# mhmilter,
 # two private Postfix instances set up from contrib/postfix as an admin
 # would (the relay/backup-MX node, and the outbound node with STARTTLS,
 # SMTPS and Cyrus SASL), and small SMTP servers standing for the
@@ -18,7 +19,7 @@
 # arrive or any reply is not the one SPEC.md gives. Everything started is
 # stopped by PID on exit (tests/lib/common.sh).
 #
-# Environment: MHPOLICYD, MHLIST (built programs), TESTS_LIB (tests/lib).
+# Environment: MHPOLICYD, MHMILTER, MHLIST (built programs), TESTS_LIB (tests/lib).
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../tests/lib}
 . "$TESTS_LIB/isolate.sh"
@@ -32,6 +33,7 @@ need_cmd swaks saslpasswd2 openssl
 swaks_supports TLS || skip_all "swaks without TLS (install libnet-ssleay-perl)"
 
 POLICYD=${MHPOLICYD:?MHPOLICYD: path of the built mhpolicyd}
+MILTER=${MHMILTER:?MHMILTER: path of the built mhmilter}
 MHLIST=${MHLIST:?MHLIST: path of the built mhlist}
 NODE=mx1.mhkit.example		# this node's name: the customers' MX records point here
 B=$'\033[1m' N=$'\033[0m'
@@ -107,15 +109,20 @@ say "example.net's server (127.0.0.6:25) is down for now"
 redis_start --appendonly yes
 PPORT=$(free_port)
 SPORT=$(free_port)
+MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
 mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\"; };
+milter = { listen = \"inet:127.0.0.1:$MPORT\"; };
 node = { hostnames = [\"$NODE\"]; };
 dns = { servers = [\"127.0.0.1@53\"]; timeout = \"2s\"; };"
 say "Redis on 127.0.0.1:$(redis_port); mhkit.conf:"
 sed 's/^/    | /' "$CONF"
 
 step "The customers, made with mhlist (Redis is the one source of truth)"
-mh domain add example.com --service relay --dest mail.example.com --port 2525 --dnsbls bl.example
+mh domain add example.com --service relay --dest mail.example.com --port 2525 --dnsbls bl.example --userlist on
+printf 'bob\nalice\n' >"$TMP/users.txt"
+mh users import example.com "$TMP/users.txt"
+mh blacklist add example.com @spam.example
 mh domain add example.net --service backup
 mh account add alice@customer.example --blocks 1
 mh domain list
@@ -123,12 +130,16 @@ mh domain list
 start_bg mhpolicyd "$POLICYD" -c "$CONF" -f
 wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did not start: $(cat "$TMP/mhpolicyd.log")"
 say "mhpolicyd: policy service on 127.0.0.1:$PPORT, routing socketmap on 127.0.0.1:$SPORT"
+start_bg mhmilter "$MILTER" -c "$CONF" -f
+wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start: $(cat "$TMP/mhmilter.log")"
+say "mhmilter: milter on 127.0.0.1:$MPORT (user lists, sender lists, size)"
 
 # --- Postfix, from contrib/postfix ------------------------------------------------------
 step "Postfix: the relay/backup-MX node and the outbound node, from contrib/postfix"
 postfix_start mx1 --role relay \
 	--subst "inet:127.0.0.1:10027=inet:127.0.0.1:$PPORT" \
 	--subst "inet:127.0.0.1:10029=inet:127.0.0.1:$SPORT" \
+	--subst "inet:127.0.0.1:10028=inet:127.0.0.1:$MPORT" \
 	"myhostname = $NODE" 'default_transport = smtp' 'relay_transport = relay'
 MX=$(postfix_port mx1 25)
 postfix_start out --role outbound \
@@ -167,6 +178,16 @@ send_mail "$MX" sender@example.org bob@example.com --local-interface 192.0.2.25
 dialog
 assert_eq "554 5.7.1 <bob@example.com>: Recipient address rejected: Service unavailable; Client host [192.0.2.25] blocked using bl.example; Listed: see http://bl.example/192.0.2.25" \
 	"$(smtp_rcpt_reply bob@example.com)" "relay: a DNSBL-listed client refused with the list's reason"
+say "a local part that is not on example.com's user list (mhmilter):"
+rsend sender@example.org nobody@example.com
+dialog
+assert_eq "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown" \
+	"$(smtp_rcpt_reply nobody@example.com)" "relay: a user not on the list refused"
+say "a sender on example.com's blacklist (mhmilter):"
+rsend promo@spam.example bob@example.com
+dialog
+assert_eq "550 5.7.1 <promo@spam.example>: Sender address rejected: Access denied" \
+	"$(smtp_rcpt_reply bob@example.com)" "relay: a blacklisted sender refused"
 say "a domain that is not a customer's:"
 rsend sender@example.org someone@example.org
 dialog

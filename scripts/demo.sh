@@ -9,8 +9,8 @@
 # every reply was the expected one, 1 when one was not, 77 when it could
 # not run here (not root, no namespaces).
 #
-# (mhmilter - spam, virus, SPF, user lists - joins the demo when it lands:
-# see the open issues.)
+# (mhmilter's spam, virus and SPF checks join the demo as they land: see
+# the open issues.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -18,5 +18,6 @@ top=$PWD
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure --enable-werror >/dev/null; } && make -j"$(nproc)" >/dev/null)
-export MHPOLICYD=$top/build/policyd/mhpolicyd MHLIST=$top/build/mhlist/mhlist TESTS_LIB=$top/tests/lib
+export MHPOLICYD=$top/build/policyd/mhpolicyd MHMILTER=$top/build/milter/mhmilter \
+	MHLIST=$top/build/mhlist/mhlist TESTS_LIB=$top/tests/lib
 exec bash scripts/demo-stack.sh
