@@ -15,7 +15,8 @@
  * domain sets lives in Redis and applies to the next message at once).
  *
  * Exit status: 0 after a signal, 64 usage, 69 the socket cannot be
- * opened, 71 libmilter failed, 78 configuration.
+ * opened, 70 libmilter refused the filter's description, 71 libmilter
+ * failed or the process could not detach, 78 configuration.
  */
 #include "config.h"
 
