@@ -8,6 +8,8 @@
 #include "endpoint.h"
 
 #define CLAMD_NAME_MAX		255	/* bytes of a signature name kept */
+#define CLAMD_CHUNK_MAX		65536	/* data bytes in one INSTREAM chunk */
+#define CLAMD_REPLY_MAX		4096	/* bytes of a reply, its terminator included */
 
 struct clamd_result {
 	int	found;			/* a signature matched */

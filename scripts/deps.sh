@@ -19,4 +19,5 @@ $SUDO apt-get $APT_WAIT install -y -q --no-install-recommends \
 	clang libclang-rt-14-dev \
 	python3 python3-dnslib bind9-dnsutils \
 	postfix swaks libio-socket-inet6-perl libnet-ssleay-perl miltertest \
+	clamav-daemon spamassassin spamd \
 	sasl2-bin libsasl2-modules libsasl2-modules-db openssl
