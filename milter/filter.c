@@ -20,6 +20,17 @@
  * of the message, a recipient whose own domain's max_size the message
  * passed is removed (smfi_delrcpt) and the others keep it.
  *
+ * Virus: when a recipient's domain is a relay domain with `virus on`, the
+ * message (headers as "Name: value" CRLF, the empty line, the body)
+ * streams to clamd's INSTREAM as libmilter hands it over, from the first
+ * header on (clamd.c; at most MILTER_CLAMD_MAX bytes, clamd's default
+ * StreamMaxLength; each step bounded by MILTER_SCAN_TIMEOUT_MS). At the
+ * end: found -> 554 5.7.1 Message rejected: virus NAME found (the whole
+ * message: one copy goes to every recipient); clamd down, slow or failing
+ * -> milter.on_scanner_error: accept (logged) or tempfail (451 4.7.1
+ * Service unavailable - try again later, Postfix's words). Backup domains
+ * and `virus off` domains are not scanned.
+ *
  * Redis, through this thread's own synchronous connection (libmilter runs
  * one thread per SMTP connection; the connection is made at its first
  * use and closed when the thread ends): down, slow (redis.timeout) or
@@ -51,6 +62,7 @@
 #include <sys/socket.h>
 
 #include "address.h"
+#include "clamd.h"
 #include "conf.h"
 #include "domain.h"
 #include "log.h"
@@ -65,6 +77,9 @@
 #define MILTER_IP_MAX		64	/* client address text */
 #define MILTER_QID_MAX		32	/* queue ID kept for logs */
 #define MILTER_REPLY_ESC_MAX	(2 * REPLY_TEXT_MAX + 1)	/* reply text with '%' doubled */
+#define MILTER_SCAN_TIMEOUT_MS	30000	/* each step of a scanner's conversation */
+#define MILTER_CLAMD_MAX	(25 * 1024 * 1024)	/* bytes streamed to clamd: its default StreamMaxLength */
+#define MILTER_ERR_MAX		300	/* an error phrase */
 
 /* one accepted recipient: what the message stage needs of its domain */
 struct mlfi_rcpt {
@@ -87,6 +102,11 @@ struct mlfi_conn {
 	size_t	nrcpts, rcptcap;
 	uint64_t max_size;		/* the largest max_size of the recipients */
 	uint64_t bytes;			/* headers and body seen so far */
+	/* virus scan: the message streams to clamd as it comes */
+	int	virus_wanted;		/* a recipient's domain scans for viruses */
+	struct clamd *scan;		/* open from the first header on */
+	int	scan_failed;		/* clamd unreachable or failed: scan_err says why */
+	char	scan_err[MILTER_ERR_MAX];
 };
 
 /* --- this thread's Redis -------------------------------------------------------- */
@@ -200,6 +220,12 @@ mlfi_msg_reset(struct mlfi_conn *c)
 	c->nrcpts = 0;
 	c->max_size = 0;
 	c->bytes = 0;
+	if (c->scan)
+		clamd_abort(c->scan);
+	c->scan = NULL;
+	c->virus_wanted = 0;
+	c->scan_failed = 0;
+	c->scan_err[0] = 0;
 }
 
 /* mlfi_qid - the queue ID macro, when Postfix sent it */
@@ -387,11 +413,32 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		mlfi_log(c, "RCPT", &r, rtext);
 		return mlfi_reply(ctx, &r);
 	}
+	if (d.virus && d.service == DOMAIN_SERVICE_RELAY)
+		c->virus_wanted = 1;
 	if (msg_verbose)
 		msg_info("%s: <%s>: accepted (%s; max_size %llu)", c->qid[0] ? c->qid : "NOQUEUE",
 			 rtext, verdict == SENDERLIST_WHITE ? why : "not listed",
 			 (unsigned long long) d.max_size);
 	return SMFIS_CONTINUE;
+}
+
+/* mlfi_scan - stream bytes of the message to clamd (opened at the first); a failure is kept for the end */
+static void
+mlfi_scan(struct mlfi_conn *c, const void *data, size_t len)
+{
+	if (!c->virus_wanted || c->scan_failed || len == 0)
+		return;
+	if (c->scan == NULL
+	    && (c->scan = clamd_open(&milter_conf->milter_clamd, MILTER_SCAN_TIMEOUT_MS,
+				     MILTER_CLAMD_MAX, c->scan_err, sizeof(c->scan_err))) == NULL) {
+		c->scan_failed = 1;
+		return;
+	}
+	if (clamd_write(c->scan, data, len, c->scan_err, sizeof(c->scan_err)) < 0) {
+		clamd_abort(c->scan);
+		c->scan = NULL;
+		c->scan_failed = 1;
+	}
 }
 
 /* mlfi_count - bytes of the message so far; past every recipient's limit: 552 now */
@@ -417,6 +464,12 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_qid(ctx, c);
+	if (c->virus_wanted) {
+		mlfi_scan(c, name, strlen(name));
+		mlfi_scan(c, ": ", 2);
+		mlfi_scan(c, value, strlen(value));
+		mlfi_scan(c, "\r\n", 2);
+	}
 	/* "Name: value" and CRLF, as the message is stored */
 	return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
 }
@@ -428,6 +481,7 @@ mlfi_eoh(SMFICTX *ctx)
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
+	mlfi_scan(c, "\r\n", 2);
 	return mlfi_count(ctx, c, 2);	/* the empty line */
 }
 
@@ -436,20 +490,76 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct mlfi_conn *c = smfi_getpriv(ctx);
 
-	(void) chunk;
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
+	mlfi_scan(c, chunk, len);
 	return mlfi_count(ctx, c, len);
+}
+
+/*
+ * mlfi_scanner_error - a scanner failed: milter.on_scanner_error: accept
+ * (logged) or tempfail (451 4.7.1, Postfix's words for a milter's
+ * temporary failure)
+ */
+static sfsistat
+mlfi_scanner_error(SMFICTX *ctx, struct mlfi_conn *c, const char *what, const char *why)
+{
+	struct reply r;
+
+	msg_warn("%s: %s: %s", c->qid[0] ? c->qid : "NOQUEUE", what, why);
+	if (milter_conf->milter_on_scanner_error == CONF_ON_ERROR_ACCEPT) {
+		msg_info("%s: accepted without the %s (on_scanner_error = accept)",
+			 c->qid[0] ? c->qid : "NOQUEUE", what);
+		return SMFIS_CONTINUE;
+	}
+	reply_set(&r, "451", "4.7.1", "Service unavailable - try again later");
+	mlfi_log(c, "END-OF-MESSAGE", &r, NULL);
+	return mlfi_reply(ctx, &r);
+}
+
+/* mlfi_virus_verdict - clamd's answer for the whole message: continue, or the reply */
+static sfsistat
+mlfi_virus_verdict(SMFICTX *ctx, struct mlfi_conn *c)
+{
+	struct clamd_result res;
+	struct reply r;
+
+	if (c->scan == NULL && !c->scan_failed)
+		return SMFIS_CONTINUE;		/* nothing was streamed (no header, no body) */
+	if (!c->scan_failed) {
+		memset(&res, 0, sizeof(res));
+		if (clamd_finish(c->scan, &res, c->scan_err, sizeof(c->scan_err)) < 0)
+			c->scan_failed = 1;
+		c->scan = NULL;
+	}
+	if (c->scan_failed)
+		return mlfi_scanner_error(ctx, c, "virus scan", c->scan_err);
+	if (res.truncated)
+		msg_info("%s: virus scan: only the first %d bytes were scanned",
+			 c->qid[0] ? c->qid : "NOQUEUE", MILTER_CLAMD_MAX);
+	if (!res.found) {
+		if (msg_verbose)
+			msg_info("%s: virus scan: clean", c->qid[0] ? c->qid : "NOQUEUE");
+		return SMFIS_CONTINUE;
+	}
+	reply_set(&r, "554", "5.7.1", "Message rejected: virus %s found", res.name);
+	mlfi_log(c, "END-OF-MESSAGE", &r, NULL);
+	return mlfi_reply(ctx, &r);
 }
 
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
 	struct mlfi_conn *c = smfi_getpriv(ctx);
+	sfsistat rc;
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_qid(ctx, c);
+	if (c->virus_wanted && (rc = mlfi_virus_verdict(ctx, c)) != SMFIS_CONTINUE) {
+		mlfi_msg_reset(c);
+		return rc;
+	}
 	/* a recipient whose own domain's limit the message passed loses it */
 	for (size_t i = 0; i < c->nrcpts; i++) {
 		if (c->bytes <= c->rcpts[i].max_size)

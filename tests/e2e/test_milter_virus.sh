@@ -1,0 +1,128 @@
+#!/bin/bash
+# test_milter_virus.sh - mhmilter's virus scan through a real Postfix, a
+# real Redis and a real clamd (Debian: clamav-daemon) with a signature
+# database the test writes (nothing downloaded): the message streams to
+# clamd as Postfix hands it over; a signature in a base64 attachment ->
+# 554 5.7.1 Message rejected: virus NAME found; a clean message arrives;
+# a domain with `virus off` and a backup domain are not scanned; clamd
+# down -> milter.on_scanner_error (accept, logged; tempfail -> 451 4.7.1).
+here=$(cd "$(dirname "$0")" && pwd)
+TESTS_LIB=${TESTS_LIB:-$here/../lib}
+. "$TESTS_LIB/common.sh"
+. "$TESTS_LIB/redis.sh"
+. "$TESTS_LIB/postfix.sh"
+. "$TESTS_LIB/smtp.sh"
+
+MILTER=${MHMILTER:?MHMILTER: path of the built mhmilter}
+MHLIST=${MHLIST:?}
+CLAMD=${CLAMD:-$(command -v clamd || echo /usr/sbin/clamd)}
+[ -x "$CLAMD" ] || skip_all "clamd not installed (Debian: clamav-daemon)"
+LOAD_WAIT=60				# seconds clamd may take to load the database
+
+# --- clamd with a signature of our own ----------------------------------------------
+DIR=$TMP/clamd
+SOCK=$DIR/clamd.sock
+SIG=MHKIT-test-signature-7f3a9c21
+NAME=MHKIT.Test.Sig.UNOFFICIAL		# a database of our own is "unofficial"
+mkdir -p "$DIR/db" "$DIR/tmp"
+printf 'MHKIT.Test.Sig:0:*:%s\n' "$(printf '%s' "$SIG" | od -An -tx1 | tr -d ' \n')" >"$DIR/db/test.ndb"
+cat >"$DIR/clamd.conf" <<EOF
+Foreground yes
+LocalSocket $SOCK
+DatabaseDirectory $DIR/db
+TemporaryDirectory $DIR/tmp
+StreamMaxLength 25M
+LogFile $DIR/clamd.log
+EOF
+clamd_ping() {	# clamd answers zPING on its unix socket
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(b"zPING\0"); sys.exit(0 if s.recv(16).startswith(b"PONG") else 1)' "$SOCK" 2>/dev/null
+}
+start_clamd() {
+	start_bg clamd "$CLAMD" -c "$DIR/clamd.conf"
+	CLAMD_PID=$BG_PID
+	wait_until "$LOAD_WAIT" clamd_ping || hard_error "clamd did not answer PING within $LOAD_WAIT s: $(tail -n 5 "$DIR/clamd.log" 2>/dev/null)"
+}
+start_clamd
+
+# mail_with_attachment FILE - a MIME mail whose base64 attachment holds the signature
+mail_with_attachment() {
+	{
+		printf 'From: <alice@example.org>\r\nTo: <bob@example.com>\r\nSubject: invoice\r\n'
+		printf 'Message-ID: <virus-1@test>\r\nMIME-Version: 1.0\r\n'
+		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+		printf -- '--b1\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n'
+		printf -- '--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n'
+		printf 'Content-Disposition: attachment; filename="invoice.bin"\r\n\r\n'
+		{ head -c 3000 /dev/zero | tr '\0' a; printf '%s' "$SIG"; head -c 3000 /dev/zero | tr '\0' b; } |
+			base64 -w 76 | sed 's/$/\r/'
+		printf -- '--b1--\r\n'
+	} >"$1"
+	grep -q "$SIG" "$1" && hard_error "the signature is in clear in the mail"
+}
+mail_with_attachment "$TMP/virus.eml"
+
+# --- Redis, the domains, mhmilter, Postfix ------------------------------------------
+sink_start dest 2525 --host 127.0.0.5
+redis_start
+MPORT=$(free_port)
+CONF=$TMP/mhkit.conf
+write_conf() {	# write_conf ON_SCANNER_ERROR
+	mhkit_conf_write "$CONF" "milter = { listen = \"inet:127.0.0.1:$MPORT\"; clamd = \"unix:$SOCK\"; on_scanner_error = \"$1\"; };"
+}
+write_conf accept
+mh() { "$MHLIST" -c "$CONF" "$@" >/dev/null 2>&1 || fail "mhlist $*"; }
+mh domain add example.com --service relay --dest mail.customer.example --port 2525
+mh domain add example.org --service relay --dest mail.customer.example --port 2525 --virus off
+mh domain add example.net --service backup
+
+start_milter() {
+	start_bg mhmilter "$MILTER" -c "$CONF" -f
+	MILTER_PID=$BG_PID
+	wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start: $(cat "$TMP/mhmilter.log")"
+}
+start_milter
+
+postfix_start mx \
+	'relay_domains = example.com example.org example.net' \
+	'transport_maps = inline:{ example.com=smtp:[127.0.0.5]:2525, example.org=smtp:[127.0.0.5]:2525, example.net=smtp:[127.0.0.5]:2525 }' \
+	"smtpd_milters = inet:127.0.0.1:$MPORT" 'milter_default_action = tempfail' 'milter_protocol = 6'
+MX=$(postfix_port mx)
+send() { send_mail "$MX" "$@"; }
+
+# --- verdicts ------------------------------------------------------------------------
+send alice@example.org bob@example.com --data "@$TMP/virus.eml"
+assert_eq "554 5.7.1 Message rejected: virus $NAME found" "$(smtp_data_reply)" \
+	"a signature in a base64 attachment: refused with the virus's name"
+send alice@example.org bob@example.com --header 'Message-ID: <clean-1@test>' --body 'nothing to see'
+assert_match "$(smtp_data_reply)" '^250 ' "a clean message: accepted"
+sink_wait dest 1 20
+assert_eq 1 "$(sink_find dest Message-ID '<clean-1@test>' | grep -c .)" "...and delivered"
+send alice@example.org carol@example.org --data "@$TMP/virus.eml"
+assert_match "$(smtp_data_reply)" '^250 ' "a domain with virus off: not scanned, accepted"
+send alice@example.org dave@example.net --data "@$TMP/virus.eml"
+assert_match "$(smtp_data_reply)" '^250 ' "a backup domain: not scanned (relay only), accepted"
+send alice@example.org "bob@example.com,carol@example.org" --data "@$TMP/virus.eml"
+assert_eq "554 5.7.1 Message rejected: virus $NAME found" "$(smtp_data_reply)" \
+	"one scanned recipient among others: the message refused"
+assert_contains "$(cat "$TMP/mhmilter.log")" "reject: END-OF-MESSAGE from" "the refusal logged"
+
+# --- clamd down: milter.on_scanner_error -------------------------------------------
+stop_pid "$CLAMD_PID"
+send alice@example.org bob@example.com --header 'Message-ID: <unscanned-1@test>'
+assert_match "$(smtp_data_reply)" '^250 ' "clamd down, on_scanner_error = accept: accepted"
+assert_contains "$(cat "$TMP/mhmilter.log")" "accepted without the virus scan (on_scanner_error = accept)" "...and logged"
+stop_pid "$MILTER_PID"
+write_conf tempfail
+start_milter
+send alice@example.org bob@example.com
+assert_eq "451 4.7.1 Service unavailable - try again later" "$(smtp_data_reply)" \
+	"clamd down, on_scanner_error = tempfail: 451"
+start_clamd
+send alice@example.org bob@example.com --data "@$TMP/virus.eml"
+assert_eq "554 5.7.1 Message rejected: virus $NAME found" "$(smtp_data_reply)" "clamd back: scanning again"
+check "mhmilter still running" pid_alive "$MILTER_PID"
+
+done_testing
