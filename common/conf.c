@@ -148,6 +148,7 @@ const struct conf_entry conf_table[] = {
 	{E("milter.clamd", CONF_ENDPOINT, "unix:/run/clamav/clamd.ctl", 1, 0, milter_clamd)},
 	{E("milter.on_scanner_error", CONF_ENUM, "accept", 0, 0, milter_on_scanner_error),
 	.choices = conf_on_error_names},
+	{E("milter.spam_max_size", CONF_SIZE, "512K", 1 * KB, 64 * KB * KB, milter_spam_max_size)},
 	{E("milter.metrics", CONF_ENDPOINT, "", 0, 0, milter_metrics)},
 
 	{E("policyd.listen", CONF_ENDPOINT, "inet:127.0.0.1:10027", 1, 0, policyd_listen)},

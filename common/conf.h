@@ -60,6 +60,7 @@ struct conf {
 	struct endpoint milter_spamd;	/* inet:127.0.0.1:783 */
 	struct endpoint milter_clamd;	/* unix:/run/clamav/clamd.ctl */
 	enum conf_on_error milter_on_scanner_error;	/* accept */
+	uint64_t milter_spam_max_size;	/* 512K: larger messages are not sent to spamd */
 	struct endpoint milter_metrics;	/* "" = off */
 
 	/* policyd */

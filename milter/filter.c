@@ -31,6 +31,23 @@
  * Service unavailable - try again later, Postfix's words). Backup domains
  * and `virus off` domains are not scanned.
  *
+ * Spam: the message (as clamd gets it, our own X-Spam-* headers left out)
+ * is kept up to milter.spam_max_size for spamd (spamd.c, SYMBOLS) at the
+ * end, when a recipient is in a relay domain with `spam on` and the
+ * sender and client are not whitelisted for it. Each domain's limits
+ * apply to its own recipients: a score at or over a recipient's
+ * discard_limit removes it; when none remain the message is discarded,
+ * or refused 550 5.7.1 Message rejected as spam when a removed
+ * recipient's domain says discard_action = reject. One copy goes to the
+ * recipients that remain, so the lowest tag_limit among the scanned ones
+ * decides the tagging: X-Spam-Flag: YES, X-Spam-Score, X-Spam-Status: Yes,
+ * score=S tag=T discard=D tests=..., the domain's subject_tag before the
+ * Subject; under it X-Spam-Status: No, ... . Larger than spam_max_size:
+ * not sent, X-Spam-Status: Unchecked, message larger than N bytes.
+ * spamd failing -> on_scanner_error (accept: X-Spam-Status: Unchecked).
+ * Incoming X-Spam-Flag, X-Spam-Score and X-Spam-Status headers are
+ * removed from every message with a configured domain's recipient.
+ *
  * Redis, through this thread's own synchronous connection (libmilter runs
  * one thread per SMTP connection; the connection is made at its first
  * use and closed when the thread ends): down, slow (redis.timeout) or
@@ -70,6 +87,7 @@
 #include "rconn.h"
 #include "reply.h"
 #include "senderlist.h"
+#include "spamd.h"
 #include "store.h"
 
 #define MILTER_RCPT_MAX		1000	/* recipients of one message (Postfix: smtpd_recipient_limit) */
@@ -80,12 +98,23 @@
 #define MILTER_SCAN_TIMEOUT_MS	30000	/* each step of a scanner's conversation */
 #define MILTER_CLAMD_MAX	(25 * 1024 * 1024)	/* bytes streamed to clamd: its default StreamMaxLength */
 #define MILTER_ERR_MAX		300	/* an error phrase */
+#define MILTER_SUBJECT_MAX	998	/* bytes of a Subject we tag (one header line, RFC 5322) */
+#define MILTER_STATUS_MAX	(SPAMD_TESTS_MAX + 256)	/* an X-Spam-Status value, folded */
+
+/* our own headers: an incoming copy is removed, so nobody can forge them */
+static const char *const mlfi_own_headers[] = {"X-Spam-Flag", "X-Spam-Score", "X-Spam-Status"};
+#define MILTER_OWN_HEADERS	(sizeof(mlfi_own_headers) / sizeof(mlfi_own_headers[0]))
 
 /* one accepted recipient: what the message stage needs of its domain */
 struct mlfi_rcpt {
 	char	addr[ADDRESS_TEXT_MAX + 2];	/* as Postfix gave it, for smfi_delrcpt */
 	uint64_t max_size;		/* its domain's */
 	int	whitelisted;		/* sender or client on a whitelist that applies */
+	int	spam;			/* scanned for spam: relay domain, spam on, not whitelisted */
+	double	tag_limit, discard_limit;
+	enum conf_discard_action discard_action;
+	char	subject_tag[DOMAIN_SUBJECT_TAG_MAX + 1];
+	int	removed;		/* taken off the message at its end */
 };
 
 /* the SMTP connection, and the message in progress on it */
@@ -107,6 +136,14 @@ struct mlfi_conn {
 	struct clamd *scan;		/* open from the first header on */
 	int	scan_failed;		/* clamd unreachable or failed: scan_err says why */
 	char	scan_err[MILTER_ERR_MAX];
+	/* spam scan: the message is kept, up to milter.spam_max_size, for spamd at the end */
+	int	spam_wanted;		/* a recipient is scanned for spam */
+	int	spam_too_big;		/* larger than milter.spam_max_size: not sent */
+	char   *spam_buf;
+	size_t	spam_len, spam_cap;
+	unsigned own_headers[MILTER_OWN_HEADERS];	/* incoming copies of each, to remove */
+	char	subject[MILTER_SUBJECT_MAX + 1];
+	int	subject_seen;		/* 1: kept; 2: too long to tag */
 };
 
 /* --- this thread's Redis -------------------------------------------------------- */
@@ -226,6 +263,14 @@ mlfi_msg_reset(struct mlfi_conn *c)
 	c->virus_wanted = 0;
 	c->scan_failed = 0;
 	c->scan_err[0] = 0;
+	c->spam_wanted = 0;
+	c->spam_too_big = 0;
+	free(c->spam_buf);
+	c->spam_buf = NULL;
+	c->spam_len = c->spam_cap = 0;
+	memset(c->own_headers, 0, sizeof(c->own_headers));
+	c->subject[0] = 0;
+	c->subject_seen = 0;
 }
 
 /* mlfi_qid - the queue ID macro, when Postfix sent it */
@@ -335,6 +380,14 @@ mlfi_rcpt_add(struct mlfi_conn *c, const char *addr, const struct domain *d, int
 	snprintf(r->addr, sizeof(r->addr), "%s", addr);
 	r->max_size = d->max_size;
 	r->whitelisted = whitelisted;
+	r->spam = d->spam && d->service == DOMAIN_SERVICE_RELAY && !whitelisted;
+	r->tag_limit = d->tag_limit;
+	r->discard_limit = d->discard_limit;
+	r->discard_action = d->discard_action;
+	memcpy(r->subject_tag, d->subject_tag, sizeof(r->subject_tag));
+	r->removed = 0;
+	if (r->spam)
+		c->spam_wanted = 1;
 	if (d->max_size > c->max_size)
 		c->max_size = d->max_size;
 	return 0;
@@ -441,6 +494,49 @@ mlfi_scan(struct mlfi_conn *c, const void *data, size_t len)
 	}
 }
 
+/* mlfi_keep - keep bytes of the message for spamd, up to milter.spam_max_size */
+static void
+mlfi_keep(struct mlfi_conn *c, const void *data, size_t len)
+{
+	size_t	max = (size_t) milter_conf->milter_spam_max_size;
+	char   *p;
+
+	if (!c->spam_wanted || c->spam_too_big || len == 0)
+		return;
+	if (len > max - c->spam_len) {
+		c->spam_too_big = 1;
+		free(c->spam_buf);
+		c->spam_buf = NULL;
+		c->spam_len = c->spam_cap = 0;
+		return;
+	}
+	if (c->spam_len + len > c->spam_cap) {
+		size_t	cap = c->spam_cap ? c->spam_cap : 16384;
+
+		while (cap < c->spam_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		if ((p = realloc(c->spam_buf, cap)) == NULL) {
+			msg_warn("out of memory keeping a message for spamd: not scanned");
+			c->spam_too_big = 1;
+			return;
+		}
+		c->spam_buf = p;
+		c->spam_cap = cap;
+	}
+	memcpy(c->spam_buf + c->spam_len, data, len);
+	c->spam_len += len;
+}
+
+/* mlfi_feed - bytes of the message, to each scanner that wants them */
+static void
+mlfi_feed(struct mlfi_conn *c, const void *data, size_t len)
+{
+	mlfi_scan(c, data, len);
+	mlfi_keep(c, data, len);
+}
+
 /* mlfi_count - bytes of the message so far; past every recipient's limit: 552 now */
 static sfsistat
 mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
@@ -464,11 +560,25 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_qid(ctx, c);
-	if (c->virus_wanted) {
-		mlfi_scan(c, name, strlen(name));
-		mlfi_scan(c, ": ", 2);
-		mlfi_scan(c, value, strlen(value));
-		mlfi_scan(c, "\r\n", 2);
+	for (size_t i = 0; i < MILTER_OWN_HEADERS; i++) {
+		if (strcasecmp(name, mlfi_own_headers[i]) == 0) {
+			c->own_headers[i]++;	/* removed at the end, never shown to spamd */
+			return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
+		}
+	}
+	if (strcasecmp(name, "Subject") == 0 && c->subject_seen == 0) {
+		if (strlen(value) <= MILTER_SUBJECT_MAX) {
+			memcpy(c->subject, value, strlen(value) + 1);
+			c->subject_seen = 1;
+		} else {
+			c->subject_seen = 2;
+		}
+	}
+	if (c->virus_wanted || c->spam_wanted) {
+		mlfi_feed(c, name, strlen(name));
+		mlfi_feed(c, ": ", 2);
+		mlfi_feed(c, value, strlen(value));
+		mlfi_feed(c, "\r\n", 2);
 	}
 	/* "Name: value" and CRLF, as the message is stored */
 	return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
@@ -481,7 +591,7 @@ mlfi_eoh(SMFICTX *ctx)
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	mlfi_scan(c, "\r\n", 2);
+	mlfi_feed(c, "\r\n", 2);
 	return mlfi_count(ctx, c, 2);	/* the empty line */
 }
 
@@ -492,7 +602,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
-	mlfi_scan(c, chunk, len);
+	mlfi_feed(c, chunk, len);
 	return mlfi_count(ctx, c, len);
 }
 
@@ -547,6 +657,153 @@ mlfi_virus_verdict(SMFICTX *ctx, struct mlfi_conn *c)
 	return mlfi_reply(ctx, &r);
 }
 
+/* mlfi_own_headers_remove - incoming X-Spam-* copies, last first (indexes stay valid) */
+static void
+mlfi_own_headers_remove(SMFICTX *ctx, const struct mlfi_conn *c)
+{
+	if (c->nrcpts == 0)
+		return;
+	for (size_t i = 0; i < MILTER_OWN_HEADERS; i++) {
+		for (unsigned k = c->own_headers[i]; k > 0; k--) {
+			if (smfi_chgheader(ctx, (char *) mlfi_own_headers[i], (int) k, NULL) != MI_SUCCESS)
+				msg_warn("%s: cannot remove an incoming %s header",
+					 c->qid[0] ? c->qid : "NOQUEUE", mlfi_own_headers[i]);
+		}
+	}
+}
+
+/* mlfi_addheader - add a header; a failure is logged */
+static void
+mlfi_addheader(SMFICTX *ctx, const struct mlfi_conn *c, const char *name, const char *value)
+{
+	if (smfi_addheader(ctx, (char *) name, (char *) value) != MI_SUCCESS)
+		msg_warn("%s: cannot add the header %s", c->qid[0] ? c->qid : "NOQUEUE", name);
+}
+
+/*
+ * mlfi_spam_status - "Yes|No, score=S tag=T discard=D tests=A,B,..." with
+ * the rule list folded (newline and tab, as smfi_addheader allows) so no
+ * line passes 78 bytes
+ */
+static void
+mlfi_spam_status(char *buf, size_t len, int yes, const struct spamd_result *res, double tag,
+		 double discard)
+{
+	size_t	n, col;
+	const char *t = res->tests;
+
+	n = (size_t) snprintf(buf, len, "%s, score=%.1f tag=%.1f discard=%.1f tests=",
+			      yes ? "Yes" : "No", res->score, tag, discard);
+	col = n + strlen("X-Spam-Status: ");
+	while (*t && n + 3 < len) {
+		size_t	w = strcspn(t, ",");
+
+		if (col + w + 1 > 78 && col > 8) {
+			buf[n++] = '\n';
+			buf[n++] = '\t';
+			col = 8;
+		}
+		if (n + w + 2 >= len)
+			break;
+		memcpy(buf + n, t, w + (t[w] == ','));
+		n += w + (t[w] == ',');
+		col += w + 1;
+		t += w + (t[w] == ',');
+	}
+	buf[n < len ? n : len - 1] = 0;
+}
+
+/*
+ * mlfi_spam - spamd's score and each recipient domain's limits: remove the
+ * recipients over their discard limit; none left: discard, or 550 when a
+ * removed recipient's domain says discard_action = reject; else tag the
+ * message for the scanned recipients that remain (one copy goes to all of
+ * them, so the lowest tag limit among them decides: see doc/mhmilter.md)
+ */
+static sfsistat
+mlfi_spam(SMFICTX *ctx, struct mlfi_conn *c)
+{
+	struct spamd_result res;
+	struct reply r;
+	char	err[MILTER_ERR_MAX], status[MILTER_STATUS_MAX], score[32], subj[MILTER_SUBJECT_MAX + DOMAIN_SUBJECT_TAG_MAX + 2];
+	const struct mlfi_rcpt *lowest = NULL;
+	size_t	left = 0, scanned_left = 0;
+	int	reject = 0, tagged;
+	const char *qid = c->qid[0] ? c->qid : "NOQUEUE";
+
+	if (c->spam_too_big) {
+		snprintf(status, sizeof(status), "Unchecked, message larger than %llu bytes",
+			 (unsigned long long) milter_conf->milter_spam_max_size);
+		mlfi_addheader(ctx, c, "X-Spam-Status", status);
+		return SMFIS_CONTINUE;
+	}
+	if (spamd_check(&milter_conf->milter_spamd, c->spam_buf ? c->spam_buf : "", c->spam_len,
+			MILTER_SCAN_TIMEOUT_MS, &res, err, sizeof(err)) < 0) {
+		sfsistat rc = mlfi_scanner_error(ctx, c, "spam scan", err);
+
+		if (rc == SMFIS_CONTINUE)
+			mlfi_addheader(ctx, c, "X-Spam-Status", "Unchecked");
+		return rc;
+	}
+	for (size_t i = 0; i < c->nrcpts; i++) {
+		struct mlfi_rcpt *rc = &c->rcpts[i];
+
+		if (rc->removed)
+			continue;
+		if (rc->spam && res.score >= rc->discard_limit) {
+			rc->removed = 1;
+			if (rc->discard_action == CONF_DISCARD_REJECT)
+				reject = 1;
+			if (smfi_delrcpt(ctx, rc->addr) != MI_SUCCESS)
+				msg_warn("%s: cannot remove recipient %s", qid, rc->addr);
+			msg_info("%s: spam: score %.1f, discard limit %.1f: removed recipient %s", qid,
+				 res.score, rc->discard_limit, rc->addr);
+			continue;
+		}
+		left++;
+		if (rc->spam) {
+			scanned_left++;
+			if (lowest == NULL || rc->tag_limit < lowest->tag_limit)
+				lowest = rc;
+		}
+	}
+	if (left == 0 && reject) {
+		reply_set(&r, "550", "5.7.1", "Message rejected as spam");
+		mlfi_log(c, "END-OF-MESSAGE", &r, NULL);
+		return mlfi_reply(ctx, &r);
+	}
+	if (left == 0) {
+		msg_info("%s: discard: END-OF-MESSAGE from %s[%s]: spam score %.1f; from=<%s>", qid,
+			 c->client_name, c->client_ip[0] ? c->client_ip : "unknown", res.score,
+			 c->sender_text);
+		return SMFIS_DISCARD;
+	}
+	if (scanned_left == 0)
+		return SMFIS_CONTINUE;	/* only recipients not scanned remain */
+	tagged = res.score >= lowest->tag_limit;
+	mlfi_spam_status(status, sizeof(status), tagged, &res, lowest->tag_limit, lowest->discard_limit);
+	if (tagged) {
+		snprintf(score, sizeof(score), "%.1f", res.score);
+		mlfi_addheader(ctx, c, "X-Spam-Flag", "YES");
+		mlfi_addheader(ctx, c, "X-Spam-Score", score);
+	}
+	mlfi_addheader(ctx, c, "X-Spam-Status", status);
+	if (tagged && lowest->subject_tag[0]) {
+		if (c->subject_seen == 2) {
+			msg_info("%s: spam: Subject too long to tag", qid);
+		} else if (c->subject_seen == 0) {
+			mlfi_addheader(ctx, c, "Subject", lowest->subject_tag);
+		} else if (strncmp(c->subject, lowest->subject_tag, strlen(lowest->subject_tag)) != 0) {
+			snprintf(subj, sizeof(subj), "%s %s", lowest->subject_tag, c->subject);
+			if (smfi_chgheader(ctx, "Subject", 1, subj) != MI_SUCCESS)
+				msg_warn("%s: cannot tag the Subject", qid);
+		}
+	}
+	if (msg_verbose)
+		msg_info("%s: spam: score %.1f, %s", qid, res.score, tagged ? "tagged" : "not tagged");
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
@@ -564,6 +821,7 @@ mlfi_eom(SMFICTX *ctx)
 	for (size_t i = 0; i < c->nrcpts; i++) {
 		if (c->bytes <= c->rcpts[i].max_size)
 			continue;
+		c->rcpts[i].removed = 1;
 		if (smfi_delrcpt(ctx, c->rcpts[i].addr) != MI_SUCCESS)
 			msg_warn("%s: cannot remove recipient %s", c->qid, c->rcpts[i].addr);
 		else
@@ -572,8 +830,10 @@ mlfi_eom(SMFICTX *ctx)
 				 (unsigned long long) c->bytes,
 				 (unsigned long long) c->rcpts[i].max_size);
 	}
+	mlfi_own_headers_remove(ctx, c);
+	rc = c->spam_wanted ? mlfi_spam(ctx, c) : SMFIS_CONTINUE;
 	mlfi_msg_reset(c);
-	return SMFIS_CONTINUE;
+	return rc;
 }
 
 static sfsistat
@@ -593,6 +853,7 @@ mlfi_close(SMFICTX *ctx)
 
 	if (c) {
 		free(c->rcpts);
+		free(c->spam_buf);
 		free(c);
 		smfi_setpriv(ctx, NULL);
 	}

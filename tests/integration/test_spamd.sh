@@ -14,14 +14,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
 . "$TESTS_LIB/common.sh"
 
-SPAMD_BIN=${SPAMD_BIN:-$(command -v spamd || echo /usr/sbin/spamd)}
-[ -x "$SPAMD_BIN" ] || skip_all "spamd not installed (Debian: spamassassin spamd)"
+. "$TESTS_LIB/spamd.sh"
 PROBE=${SPAMD_PROBE:-$here/spamd_probe}
 [ -x "$PROBE" ] || hard_error "spamd_probe not built: $PROBE"
 
-SPAMD_START_TIMEOUT=120		# seconds: spamd reads every rule file at start
-SITE=$TMP/sa-site		# its private site config (--siteconfigpath)
-SOCK=$TMP/spamd.sock
+SOCK=$SPAMD_SOCK
 
 # probe ARGS... - the probe (stdout: its one line)
 probe() {
@@ -33,51 +30,9 @@ field() {
 	printf '%s\n' "$1" | sed -n "s/.*\(^\| \)$2=\([^ ]*\).*/\2/p" | head -n 1
 }
 
-# spamd_listening PORT PID - spamd listens on PORT, or has exited (stop waiting)
-spamd_listening() {
-	ss -Htln 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$" || ! pid_alive "$2"
-}
-
-# --- a private site config: the stock plugins, no network, no learning -----------
-
-mkdir -p "$SITE" "$TMP/home"
-for pre in /etc/spamassassin/*.pre; do
-	[ -f "$pre" ] || continue
-	case $(basename "$pre") in sa-compile.pre) continue ;; esac	# compiled rules: not ours
-	cp "$pre" "$SITE/"
-done
-cat >"$SITE/local.cf" <<'EOF'
-use_bayes 0
-bayes_auto_learn 0
-skip_rbl_checks 1
-dns_available no
-use_razor2 0
-use_pyzor 0
-EOF
-
-# spamd drops root for nobody; it must reach its config and home
-user_args=()
-if [ "$(id -u)" = 0 ]; then
-	chmod go+x "$TMP"
-	chmod -R go+rX "$SITE"
-	chown nobody "$TMP/home"
-	user_args=(-u nobody)
-fi
-
-# --- start spamd in the foreground ----------------------------------------------
-
-PORT=$(free_port) || hard_error "no free port"
-start_bg spamd "$SPAMD_BIN" --listen="127.0.0.1:$PORT" --listen="$SOCK" \
-	-x -L --allowed-ips=127.0.0.1 --pidfile="$TMP/spamd.pid" -s stderr \
-	--siteconfigpath="$SITE" -H "$TMP/home" "${user_args[@]}" \
-	--max-children=2 --min-children=1 --timeout-child=60
-SPAMD_PID=$BG_PID
-if ! wait_until "$SPAMD_START_TIMEOUT" spamd_listening "$PORT" "$SPAMD_PID" || ! pid_alive "$SPAMD_PID"; then
-	tail -n 20 "$TMP/spamd.log" | sed 's/^/#   /'
-	hard_error "spamd did not start on 127.0.0.1:$PORT"
-fi
-wait_until 10 test -S "$SOCK" || hard_error "spamd made no socket $SOCK"
-echo "# spamd $("$SPAMD_BIN" --version 2>/dev/null | head -n 1 | sed 's/.*version //') pid $SPAMD_PID on 127.0.0.1:$PORT and $SOCK"
+# --- spamd: a private site config, no network, in the foreground (tests/lib/spamd.sh) ---
+spamd_start
+PORT=$SPAMD_PORT
 
 # --- messages --------------------------------------------------------------------
 
