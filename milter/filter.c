@@ -298,7 +298,9 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	else if (sa && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *) (void *) sa)->sin6_addr, c->client_ip,
 			  sizeof(c->client_ip));
-	mlfi_copy(c->client_name, sizeof(c->client_name), hostname ? hostname : "unknown");
+	/* an address in brackets: Postfix found no name; its logs say "unknown" */
+	mlfi_copy(c->client_name, sizeof(c->client_name),
+		  hostname && hostname[0] != '[' ? hostname : "unknown");
 	mlfi_msg_reset(c);
 	smfi_setpriv(ctx, c);
 	return SMFIS_CONTINUE;

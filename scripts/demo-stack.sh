@@ -29,6 +29,8 @@ isolate_self "$@"
 . "$TESTS_LIB/dns.sh"
 . "$TESTS_LIB/postfix.sh"
 . "$TESTS_LIB/smtp.sh"
+. "$TESTS_LIB/spamd.sh"
+. "$TESTS_LIB/clamd.sh"
 need_cmd swaks saslpasswd2 openssl
 swaks_supports TLS || skip_all "swaks without TLS (install libnet-ssleay-perl)"
 
@@ -106,13 +108,17 @@ sink_start internet 25 --host 127.0.0.7		# example.org's MX: where outbound mail
 say "example.com's server listens on 127.0.0.5:2525 (its ISP blocks port 25); example.org's MX on 127.0.0.7:25;"
 say "example.net's server (127.0.0.6:25) is down for now"
 
+say "spamd (SpamAssassin, no network checks, one extra rule: \"cheap pills\" scores 6.0) and clamd (a signature"
+say "database of our own: nothing is downloaded) start; spamd takes a minute to read its rules"
+spamd_start 'body DEMO_PILLS /cheap pills/i' 'score DEMO_PILLS 6.0' 'describe DEMO_PILLS the demo rule'
+clamd_start
 redis_start --appendonly yes
 PPORT=$(free_port)
 SPORT=$(free_port)
 MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
 mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\"; };
-milter = { listen = \"inet:127.0.0.1:$MPORT\"; };
+milter = { listen = \"inet:127.0.0.1:$MPORT\"; spamd = \"inet:127.0.0.1:$SPAMD_PORT\"; clamd = \"unix:$CLAMD_SOCK\"; };
 node = { hostnames = [\"$NODE\"]; };
 dns = { servers = [\"127.0.0.1@53\"]; timeout = \"2s\"; };"
 say "Redis on 127.0.0.1:$(redis_port); mhkit.conf:"
@@ -132,7 +138,7 @@ wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did 
 say "mhpolicyd: policy service on 127.0.0.1:$PPORT, routing socketmap on 127.0.0.1:$SPORT"
 start_bg mhmilter "$MILTER" -c "$CONF" -f
 wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start: $(cat "$TMP/mhmilter.log")"
-say "mhmilter: milter on 127.0.0.1:$MPORT (user lists, sender lists, size)"
+say "mhmilter: milter on 127.0.0.1:$MPORT (user lists, sender lists, size, spamd, clamd)"
 
 # --- Postfix, from contrib/postfix ------------------------------------------------------
 step "Postfix: the relay/backup-MX node and the outbound node, from contrib/postfix"
@@ -171,6 +177,30 @@ assert_match "$(smtp_data_reply)" '^250 2\.0\.0 Ok: queued as ' "relay: accepted
 sink_wait relay-customer 1 30
 arrived relay-customer '<demo-relay-1@example.org>'
 check "relay: delivered to mail.example.com on port 2525" test -n "$(sink_find relay-customer Message-ID '<demo-relay-1@example.org>')"
+
+step "Relay: spam and viruses (mhmilter with spamd and clamd; example.com: tag at 5.0, discard at 10.0)"
+say "a message that scores about 6 (\"cheap pills\"): tagged and delivered"
+rsend sender@example.org bob@example.com --header 'Message-ID: <demo-spam-1@example.org>' \
+	--header 'Subject: an offer' --body 'Cheap pills, today only.'
+assert_match "$(smtp_data_reply)" '^250 ' "spam: a message over the tag limit accepted"
+sink_wait relay-customer 2 30
+arrived relay-customer '<demo-spam-1@example.org>'
+m=$(sink_find relay-customer Message-ID '<demo-spam-1@example.org>')
+check "spam: delivered with X-Spam-Flag: YES" test "$(sink_header "$m" X-Spam-Flag)" = YES
+assert_eq "[SPAM] an offer" "$(sink_header "$m" Subject)" "spam: the subject tagged"
+say "GTUBE (the standard test spam, score 1000): over the discard limit, accepted and dropped"
+rsend sender@example.org bob@example.com --header 'Message-ID: <demo-spam-2@example.org>' \
+	--body 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X'
+dialog
+assert_match "$(smtp_data_reply)" '^250 ' "spam: GTUBE accepted (discard_action = discard)"
+sleep 2
+check "spam: GTUBE never delivered" test -z "$(sink_find relay-customer Message-ID '<demo-spam-2@example.org>')"
+say "mhmilter's log: $(grep -o 'discard: END-OF-MESSAGE.*' "$TMP/mhmilter.log" | head -n 1)"
+say "a message with an infected attachment:"
+clamd_mail_with_signature "$TMP/virus.eml"
+rsend sender@example.org bob@example.com --data "@$TMP/virus.eml"
+dialog
+assert_eq "554 5.7.1 Message rejected: virus $CLAMD_SIG_NAME found" "$(smtp_data_reply)" "virus: refused with its name"
 
 step "Relay: refusals"
 say "a client that bl.example lists:"

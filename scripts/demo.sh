@@ -9,8 +9,7 @@
 # every reply was the expected one, 1 when one was not, 77 when it could
 # not run here (not root, no namespaces).
 #
-# (mhmilter's spam, virus and SPF checks join the demo as they land: see
-# the open issues.)
+# (mhmilter's SPF check joins the demo when it lands: see the open issues.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD

@@ -15,54 +15,11 @@ TESTS_LIB=${TESTS_LIB:-$here/../lib}
 
 MILTER=${MHMILTER:?MHMILTER: path of the built mhmilter}
 MHLIST=${MHLIST:?}
-CLAMD=${CLAMD:-$(command -v clamd || echo /usr/sbin/clamd)}
-[ -x "$CLAMD" ] || skip_all "clamd not installed (Debian: clamav-daemon)"
-LOAD_WAIT=60				# seconds clamd may take to load the database
+. "$TESTS_LIB/clamd.sh"
 
-# --- clamd with a signature of our own ----------------------------------------------
-DIR=$TMP/clamd
-SOCK=$DIR/clamd.sock
-SIG=MHKIT-test-signature-7f3a9c21
-NAME=MHKIT.Test.Sig.UNOFFICIAL		# a database of our own is "unofficial"
-mkdir -p "$DIR/db" "$DIR/tmp"
-printf 'MHKIT.Test.Sig:0:*:%s\n' "$(printf '%s' "$SIG" | od -An -tx1 | tr -d ' \n')" >"$DIR/db/test.ndb"
-cat >"$DIR/clamd.conf" <<EOF
-Foreground yes
-LocalSocket $SOCK
-DatabaseDirectory $DIR/db
-TemporaryDirectory $DIR/tmp
-StreamMaxLength 25M
-LogFile $DIR/clamd.log
-EOF
-clamd_ping() {	# clamd answers zPING on its unix socket
-	/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
-s.sendall(b"zPING\0"); sys.exit(0 if s.recv(16).startswith(b"PONG") else 1)' "$SOCK" 2>/dev/null
-}
-start_clamd() {
-	start_bg clamd "$CLAMD" -c "$DIR/clamd.conf"
-	CLAMD_PID=$BG_PID
-	wait_until "$LOAD_WAIT" clamd_ping || hard_error "clamd did not answer PING within $LOAD_WAIT s: $(tail -n 5 "$DIR/clamd.log" 2>/dev/null)"
-}
-start_clamd
-
-# mail_with_attachment FILE - a MIME mail whose base64 attachment holds the signature
-mail_with_attachment() {
-	{
-		printf 'From: <alice@example.org>\r\nTo: <bob@example.com>\r\nSubject: invoice\r\n'
-		printf 'Message-ID: <virus-1@test>\r\nMIME-Version: 1.0\r\n'
-		printf 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
-		printf -- '--b1\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n'
-		printf -- '--b1\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n'
-		printf 'Content-Disposition: attachment; filename="invoice.bin"\r\n\r\n'
-		{ head -c 3000 /dev/zero | tr '\0' a; printf '%s' "$SIG"; head -c 3000 /dev/zero | tr '\0' b; } |
-			base64 -w 76 | sed 's/$/\r/'
-		printf -- '--b1--\r\n'
-	} >"$1"
-	grep -q "$SIG" "$1" && hard_error "the signature is in clear in the mail"
-}
-mail_with_attachment "$TMP/virus.eml"
+clamd_start
+SOCK=$CLAMD_SOCK NAME=$CLAMD_SIG_NAME
+clamd_mail_with_signature "$TMP/virus.eml"
 
 # --- Redis, the domains, mhmilter, Postfix ------------------------------------------
 sink_start dest 2525 --host 127.0.0.5
@@ -120,7 +77,7 @@ start_milter
 send alice@example.org bob@example.com
 assert_eq "451 4.7.1 Service unavailable - try again later" "$(smtp_data_reply)" \
 	"clamd down, on_scanner_error = tempfail: 451"
-start_clamd
+clamd_start
 send alice@example.org bob@example.com --data "@$TMP/virus.eml"
 assert_eq "554 5.7.1 Message rejected: virus $NAME found" "$(smtp_data_reply)" "clamd back: scanning again"
 check "mhmilter still running" pid_alive "$MILTER_PID"
