@@ -77,6 +77,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "address.h"
 #include "clamd.h"
@@ -531,6 +532,33 @@ mlfi_keep(struct mlfi_conn *c, const void *data, size_t len)
 	c->spam_len += len;
 }
 
+/*
+ * mlfi_keep_received - the Received line Postfix adds is not shown to
+ * milters: one like it goes first to spamd, so that SpamAssassin sees
+ * where the message came from (its relay rules, trusted_networks), as
+ * spamass-milter does
+ */
+static void
+mlfi_keep_received(struct mlfi_conn *c)
+{
+	char	line[MILTER_NAME_MAX * 2 + MILTER_IP_MAX + MILTER_QID_MAX + 160], date[64];
+	struct tm tm;
+	time_t	now = time(NULL);
+	int	n;
+
+	if (localtime_r(&now, &tm) == NULL
+	    || strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		date[0] = 0;
+	n = snprintf(line, sizeof(line),
+		     "Received: from %s (%s [%s])\r\n\tby %s (mhmilter) id %s;\r\n\t%s\r\n",
+		     c->helo[0] ? c->helo : "unknown", c->client_name,
+		     c->client_ip[0] ? c->client_ip : "127.0.0.1",
+		     milter_conf->node_hostnames.count ? milter_conf->node_hostnames.items[0] : "localhost",
+		     c->qid[0] ? c->qid : "NOQUEUE", date);
+	if (n > 0 && (size_t) n < sizeof(line))
+		mlfi_keep(c, line, (size_t) n);
+}
+
 /* mlfi_feed - bytes of the message, to each scanner that wants them */
 static void
 mlfi_feed(struct mlfi_conn *c, const void *data, size_t len)
@@ -576,6 +604,8 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 			c->subject_seen = 2;
 		}
 	}
+	if (c->spam_wanted && c->spam_len == 0 && !c->spam_too_big)
+		mlfi_keep_received(c);
 	if (c->virus_wanted || c->spam_wanted) {
 		mlfi_feed(c, name, strlen(name));
 		mlfi_feed(c, ": ", 2);
