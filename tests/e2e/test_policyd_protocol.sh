@@ -79,8 +79,10 @@ idle_open() { [ "$(ss -Htn state established "( dport = :$PPORT )" | wc -l)" -ge
 wait_until 3 idle_open || echo "# the 250 idle connections were not all open after 3 s"
 run $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test
 assert_eq "action=DUNNO" "$(head -n1 <<<"$T_OUT")" "250 idle connections: a request is still answered"
-check "250 idle connections: answered in under 100 ms ($(tail -n1 <<<"$T_OUT") ms)" \
-	/usr/bin/python3 -c "import sys; sys.exit(0 if float('$(tail -n1 <<<"$T_OUT")') < 100 else 1)"
+# a liveness bound, not a speed figure (bench/policy measures that): the
+# idle connections must not starve the busy one; CI machines are loaded
+check "250 idle connections: answered within 2 s, not starved ($(tail -n1 <<<"$T_OUT") ms)" \
+	/usr/bin/python3 -c "import sys; sys.exit(0 if float('$(tail -n1 <<<"$T_OUT")') < 2000 else 1)"
 wait "$idle_pid"
 assert_eq 250 "$(cat "$TMP/idle.out")" "idle connections closed after idle_timeout"
 
