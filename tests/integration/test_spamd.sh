@@ -113,7 +113,7 @@ assert_match "$T_OUT" "^error: spamd unix:$TMP/nothing\.sock: connect: No such f
 assert_exit 1 probe -t 50 "inet:127.0.0.1:$PORT" "$TMP/big.eml"
 assert_match "$T_OUT" "^error: spamd inet:127\.0\.0\.1:$PORT: timeout after 50 ms (connecting|sending the message|waiting for the reply|reading the reply) ms=[0-9]+\$" "short deadline: timeout"
 ms=$(field "$T_OUT" ms)
-check "short deadline: returned after ${ms} ms (< 50 + 300)" test "${ms:-9999}" -lt 350
+check "short deadline: returned after ${ms} ms (< 50 + 1500)" test "${ms:-9999}" -lt 1550
 
 # spamd stopped (SIGSTOP, every process): the kernel takes the connection, nobody answers
 spamd_procs=$(echo "$SPAMD_PID"; pgrep -P "$SPAMD_PID")
@@ -124,7 +124,7 @@ assert_exit 1 probe -t 500 "inet:127.0.0.1:$PORT" "$TMP/gtube.eml"
 kill -CONT $spamd_procs
 assert_match "$T_OUT" "^error: spamd inet:127\.0\.0\.1:$PORT: timeout after 500 ms waiting for the reply ms=[0-9]+\$" "spamd hangs: timeout waiting for the reply"
 ms=$(field "$T_OUT" ms)
-check "spamd hangs: returned after ${ms} ms (500 to 800)" test "${ms:-0}" -ge 490 -a "${ms:-9999}" -lt 800
+check "spamd hangs: returned after ${ms} ms (500 to 2000)" test "${ms:-0}" -ge 490 -a "${ms:-9999}" -lt 2000
 
 # spamd is still fine after a client that gave up
 assert_exit 0 probe "inet:127.0.0.1:$PORT" "$TMP/gtube.eml"
