@@ -150,6 +150,8 @@ const struct conf_entry conf_table[] = {
 	.choices = conf_on_error_names},
 	{E("milter.spam_max_size", CONF_SIZE, "512K", 1 * KB, 64 * KB * KB, milter_spam_max_size)},
 	{E("milter.metrics", CONF_ENDPOINT, "", 0, 0, milter_metrics)},
+	{E("milter.authserv_id", CONF_STRING, "", 0, ENDPOINT_HOST_MAX, milter_authserv_id),
+	.check = conf_check_helo},
 
 	{E("policyd.listen", CONF_ENDPOINT, "inet:127.0.0.1:10027", 1, 0, policyd_listen)},
 	{E("policyd.socketmap", CONF_ENDPOINT, "inet:127.0.0.1:10029", 1, 0, policyd_socketmap)},

@@ -62,6 +62,7 @@ struct conf {
 	enum conf_on_error milter_on_scanner_error;	/* accept */
 	uint64_t milter_spam_max_size;	/* 512K: larger messages are not sent to spamd */
 	struct endpoint milter_metrics;	/* "" = off */
+	char   *milter_authserv_id;	/* "" = first of node.hostnames, else this host's name */
 
 	/* policyd */
 	struct endpoint policyd_listen;	/* inet:127.0.0.1:10027 */

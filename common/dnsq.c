@@ -55,6 +55,7 @@
 
 #include "conf.h"
 #include "dnsq.h"
+#include "dnsq_ares.h"
 #include "dnsq_parse.h"
 #include "log.h"
 
@@ -523,7 +524,7 @@ dnsq_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 
 /* dnsq_set_servers - dns.servers into the channel */
 static int
-dnsq_set_servers(struct dnsq *q, const struct conf *conf, char *err, size_t errlen)
+dnsq_set_servers(ares_channel channel, const struct conf *conf, char *err, size_t errlen)
 {
 	struct ares_addr_port_node nodes[CONF_LIST_MAX];
 	int	rc;
@@ -544,8 +545,39 @@ dnsq_set_servers(struct dnsq *q, const struct conf *conf, char *err, size_t errl
 		n->udp_port = n->tcp_port = (int) (hp->port ? hp->port : 53);
 		n->next = i + 1 < conf->dns_server_count ? &nodes[i + 1] : NULL;
 	}
-	if ((rc = ares_set_servers_ports(q->channel, nodes)) != ARES_SUCCESS) {
+	if ((rc = ares_set_servers_ports(channel, nodes)) != ARES_SUCCESS) {
 		snprintf(err, errlen, "dns.servers: %s", ares_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* dnsq_channel_init - see dnsq_ares.h */
+int
+dnsq_channel_init(ares_channel *channel, const struct conf *conf, ares_sock_state_cb cb,
+		  void *cb_data, char *err, size_t errlen)
+{
+	struct ares_options opts;
+	uint64_t per_try;
+	int	rc, mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+
+	/* c-ares doubles the wait each try: T/3 + 2T/3 for two tries */
+	per_try = conf->dns_timeout_ms / ((1u << DNSQ_TRIES) - 1);
+	memset(&opts, 0, sizeof(opts));
+	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+	opts.timeout = (int) (per_try ? (per_try > 600000 ? 600000 : per_try) : 1);
+	opts.tries = DNSQ_TRIES;
+	if (cb) {
+		opts.sock_state_cb = cb;
+		opts.sock_state_cb_data = cb_data;
+		mask |= ARES_OPT_SOCK_STATE_CB;
+	}
+	if ((rc = ares_init_options(channel, &opts, mask)) != ARES_SUCCESS) {
+		snprintf(err, errlen, "cannot start the resolver: %s", ares_strerror(rc));
+		return -1;
+	}
+	if (conf->dns_server_count && dnsq_set_servers(*channel, conf, err, errlen) < 0) {
+		ares_destroy(*channel);
 		return -1;
 	}
 	return 0;
@@ -556,8 +588,6 @@ struct dnsq *
 dnsq_new(struct event_base *base, const struct conf *conf, char *err, size_t errlen)
 {
 	struct dnsq *q;
-	struct ares_options opts;
-	uint64_t per_try;
 	int	rc;
 
 	if (dnsq_library_users == 0 && (rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
@@ -576,24 +606,8 @@ dnsq_new(struct event_base *base, const struct conf *conf, char *err, size_t err
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* c-ares doubles the wait each try: T/3 + 2T/3 for two tries */
-	per_try = conf->dns_timeout_ms / ((1u << DNSQ_TRIES) - 1);
-	memset(&opts, 0, sizeof(opts));
-	opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-	opts.timeout = (int) (per_try ? (per_try > 600000 ? 600000 : per_try) : 1);
-	opts.tries = DNSQ_TRIES;
-	opts.sock_state_cb = dnsq_sock_state;
-	opts.sock_state_cb_data = q;
-	rc = ares_init_options(&q->channel, &opts, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS
-			       | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB);
-	if (rc != ARES_SUCCESS) {
-		snprintf(err, errlen, "cannot start the resolver: %s", ares_strerror(rc));
+	if (dnsq_channel_init(&q->channel, conf, dnsq_sock_state, q, err, errlen) < 0)
 		goto fail;
-	}
-	if (conf->dns_server_count && dnsq_set_servers(q, conf, err, errlen) < 0) {
-		ares_destroy(q->channel);
-		goto fail;
-	}
 	return q;
 fail:
 	if (q && q->timer)

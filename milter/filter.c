@@ -89,6 +89,7 @@
 #include "reply.h"
 #include "senderlist.h"
 #include "spamd.h"
+#include "spf.h"
 #include "store.h"
 
 #define MILTER_RCPT_MAX		1000	/* recipients of one message (Postfix: smtpd_recipient_limit) */
@@ -101,6 +102,7 @@
 #define MILTER_ERR_MAX		300	/* an error phrase */
 #define MILTER_SUBJECT_MAX	998	/* bytes of a Subject we tag (one header line, RFC 5322) */
 #define MILTER_STATUS_MAX	(SPAMD_TESTS_MAX + 256)	/* an X-Spam-Status value, folded */
+#define MILTER_AUTHRES_MAX	32	/* incoming Authentication-Results in our name removed */
 
 /* our own headers: an incoming copy is removed, so nobody can forge them */
 static const char *const mlfi_own_headers[] = {"X-Spam-Flag", "X-Spam-Score", "X-Spam-Status"};
@@ -143,6 +145,13 @@ struct mlfi_conn {
 	char   *spam_buf;
 	size_t	spam_len, spam_cap;
 	unsigned own_headers[MILTER_OWN_HEADERS];	/* incoming copies of each, to remove */
+	/* SPF: checked at the first recipient whose domain wants it */
+	int	spf_wanted;		/* an accepted recipient's domain has spf tag or reject */
+	int	spf_done;
+	struct spf_verdict spf;
+	unsigned authres_seen;		/* Authentication-Results headers so far */
+	unsigned authres_ours[MILTER_AUTHRES_MAX];	/* ...the indexes of those in our name */
+	size_t	nauthres_ours;
 	char	subject[MILTER_SUBJECT_MAX + 1];
 	int	subject_seen;		/* 1: kept; 2: too long to tag */
 };
@@ -270,6 +279,10 @@ mlfi_msg_reset(struct mlfi_conn *c)
 	c->spam_buf = NULL;
 	c->spam_len = c->spam_cap = 0;
 	memset(c->own_headers, 0, sizeof(c->own_headers));
+	c->spf_wanted = 0;
+	c->spf_done = 0;
+	c->authres_seen = 0;
+	c->nauthres_ours = 0;
 	c->subject[0] = 0;
 	c->subject_seen = 0;
 }
@@ -457,7 +470,25 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return mlfi_reply(ctx, &r);
 	}
 
-	/* 3. the size the client announced */
+	/* 3. SPF (relay domains: backup mail is forwarded unprocessed) */
+	if (d.spf != DOMAIN_SPF_OFF && d.service == DOMAIN_SERVICE_RELAY) {
+		if (!c->spf_done) {
+			spf_check(c->client_ip, c->helo, c->sender.null ? "" : c->sender_text, &c->spf);
+			c->spf_done = 1;
+			msg_info("%s: SPF %s: client %s[%s], helo=<%s>, from=<%s>",
+				 c->qid[0] ? c->qid : "NOQUEUE", spf_result_name(c->spf.result),
+				 c->client_name, c->client_ip[0] ? c->client_ip : "unknown", c->helo,
+				 c->sender_text);
+		}
+		if (d.spf == DOMAIN_SPF_REJECT && c->spf.result == SPF_FAIL
+		    && verdict != SENDERLIST_WHITE) {
+			reply_set(&r, "550", "5.7.23", "SPF validation failed");
+			mlfi_log(c, "RCPT", &r, rtext);
+			return mlfi_reply(ctx, &r);
+		}
+	}
+
+	/* 4. the size the client announced */
 	if (c->size_announced > d.max_size) {
 		reply_set(&r, "552", "5.3.4", "Message size exceeds fixed limit");
 		mlfi_log(c, "RCPT", &r, rtext);
@@ -471,6 +502,8 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	}
 	if (d.virus && d.service == DOMAIN_SERVICE_RELAY)
 		c->virus_wanted = 1;
+	if (d.spf != DOMAIN_SPF_OFF && d.service == DOMAIN_SERVICE_RELAY)
+		c->spf_wanted = 1;
 	if (msg_verbose)
 		msg_info("%s: <%s>: accepted (%s; max_size %llu)", c->qid[0] ? c->qid : "NOQUEUE",
 			 rtext, verdict == SENDERLIST_WHITE ? why : "not listed",
@@ -582,6 +615,24 @@ mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * mlfi_authres_ours - does an Authentication-Results value speak in our
+ * name (its authserv-id is ours)? RFC 8601 5: such a header from outside
+ * is removed, since we are the one to say it.
+ */
+static int
+mlfi_authres_ours(const char *value)
+{
+	const char *id = spf_authserv_id();
+	size_t	n = strlen(id);
+
+	while (*value == ' ' || *value == '\t' || *value == '\r' || *value == '\n')
+		value++;
+	return strncasecmp(value, id, n) == 0
+		&& (value[n] == ';' || value[n] == ' ' || value[n] == '\t' || value[n] == '('
+		    || value[n] == '\r' || value[n] == '\n' || value[n] == 0);
+}
+
 static sfsistat
 mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -595,6 +646,11 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 			c->own_headers[i]++;	/* removed at the end, never shown to spamd */
 			return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
 		}
+	}
+	if (strcasecmp(name, "Authentication-Results") == 0) {
+		c->authres_seen++;
+		if (mlfi_authres_ours(value) && c->nauthres_ours < MILTER_AUTHRES_MAX)
+			c->authres_ours[c->nauthres_ours++] = c->authres_seen;
 	}
 	if (strcasecmp(name, "Subject") == 0 && c->subject_seen == 0) {
 		if (strlen(value) <= MILTER_SUBJECT_MAX) {
@@ -836,6 +892,26 @@ mlfi_spam(SMFICTX *ctx, struct mlfi_conn *c)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * mlfi_spf_headers - incoming Authentication-Results in our name go (last
+ * first, so the indexes hold); ours and Received-SPF go on top
+ */
+static void
+mlfi_spf_headers(SMFICTX *ctx, const struct mlfi_conn *c)
+{
+	const char *qid = c->qid[0] ? c->qid : "NOQUEUE";
+
+	for (size_t i = c->nauthres_ours; i > 0; i--) {
+		if (smfi_chgheader(ctx, "Authentication-Results", (int) c->authres_ours[i - 1], NULL)
+		    != MI_SUCCESS)
+			msg_warn("%s: cannot remove an incoming Authentication-Results header", qid);
+	}
+	if (smfi_insheader(ctx, 0, "Authentication-Results", (char *) c->spf.auth_results) != MI_SUCCESS)
+		msg_warn("%s: cannot add the header Authentication-Results", qid);
+	if (smfi_insheader(ctx, 0, "Received-SPF", (char *) c->spf.received_spf) != MI_SUCCESS)
+		msg_warn("%s: cannot add the header Received-SPF", qid);
+}
+
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
@@ -864,6 +940,8 @@ mlfi_eom(SMFICTX *ctx)
 	}
 	mlfi_own_headers_remove(ctx, c);
 	rc = c->spam_wanted ? mlfi_spam(ctx, c) : SMFIS_CONTINUE;
+	if (rc == SMFIS_CONTINUE && c->spf_wanted && c->spf_done)
+		mlfi_spf_headers(ctx, c);
 	mlfi_msg_reset(c);
 	return rc;
 }

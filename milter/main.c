@@ -1,7 +1,7 @@
 /*
  * main.c - mhmilter: the libmilter filter of the relay and backup-MX
- * roles (SPEC "Who enforces what": user lists, sender lists, size; spam,
- * virus and SPF as they land). See doc/mhmilter.md.
+ * roles (SPEC "Who enforces what": user lists, sender lists, size, spam,
+ * virus and SPF). See doc/mhmilter.md.
  *
  *	mhmilter [-c FILE] [-f] [-v] [-V]
  *
@@ -33,6 +33,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "milter.h"
+#include "spf.h"
 
 #define MILTER_CONNSTR_MAX	(ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX + 16)
 #define MILTER_TIMEOUT_S	300	/* libmilter's wait for the MTA (its default: 7210 s) */
@@ -59,6 +60,18 @@ milter_connstr(const struct endpoint *ep, char *out, size_t outlen)
 	return n < 0 || (size_t) n >= outlen ? -1 : 0;
 }
 
+/* milter_authserv - milter.authserv_id, else the first node.hostnames, else this host's name */
+static void
+milter_authserv(const struct conf *conf, char *out, size_t outlen)
+{
+	if (conf->milter_authserv_id[0])
+		snprintf(out, outlen, "%s", conf->milter_authserv_id);
+	else if (conf->node_hostnames.count)
+		snprintf(out, outlen, "%s", conf->node_hostnames.items[0]);
+	else if (gethostname(out, outlen) < 0 || memchr(out, 0, outlen) == NULL || out[0] == 0)
+		snprintf(out, outlen, "localhost");
+}
+
 static void
 milter_usage(void)
 {
@@ -71,6 +84,7 @@ main(int argc, char **argv)
 {
 	const char *path = conf_default_path();
 	char	err[1200], conn[MILTER_CONNSTR_MAX], shown[ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX];
+	char	authserv[ENDPOINT_HOST_MAX + 1];
 	int	foreground = 0, verbose = 0, ch, rc;
 
 	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
@@ -115,12 +129,16 @@ main(int argc, char **argv)
 	daemon_pidfile_write(milter_conf);
 	daemon_drop_privileges(milter_conf);
 	milter_threads_init();
+	milter_authserv(milter_conf, authserv, sizeof(authserv));
+	if (spf_init(milter_conf, authserv, err, sizeof(err)) < 0)
+		msg_fatal(EX_SOFTWARE, "SPF: %s", err);
 	msg_info("ready: milter %s, redis %s", shown, milter_conf->redis_unix[0]
 		 ? milter_conf->redis_unix : milter_conf->redis_host);
 
 	rc = smfi_main();
 
 	msg_info("stopped");
+	spf_shutdown();
 	daemon_pidfile_remove();
 	conf_free(milter_conf);
 	log_close();
