@@ -4,7 +4,9 @@
 # RCPT (miltertest sees the code a filter asks for, SMFIR_REPLYCODE, not
 # its text: the texts are checked through Postfix in
 # test_milter_lists.sh), the size limit while the body streams, and the
-# recipient a message loses at its end (MT_RCPTDELETE). The Lua script
+# recipient a message loses at its end (MT_RCPTDELETE), SPF's headers
+# (MT_HDRINSERT, with a real DNS server on a loopback port as dns.servers)
+# and a forged Authentication-Results removed. The Lua script
 # prints one "ok"/"not ok" line a check, as the shell tests do. (No
 # mt.data: mhmilter has no DATA callback, so libmilter tells the MTA not
 # to send it, and miltertest's mt.data then ends the script.)
@@ -12,20 +14,30 @@ here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
 . "$TESTS_LIB/common.sh"
 . "$TESTS_LIB/redis.sh"
+. "$TESTS_LIB/dns.sh"
 need_cmd miltertest
 
 MILTER=${MHMILTER:?MHMILTER: path of the built mhmilter}
 MHLIST=${MHLIST:?}
 
+cat >"$TMP/zone" <<'EOF'
+example ZONE
+example.org        TXT "v=spf1 ip4:192.0.2.0/24 -all"
+fail.example       TXT "v=spf1 ip4:203.0.113.1 -all"
+client.example     TXT "v=spf1 ip4:192.0.2.10 -all"
+EOF
+dns_start "$TMP/zone"		# the client 192.0.2.10 is not loopback: libspf2 asks DNS
 redis_start
 MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
-mhkit_conf_write "$CONF" "milter = { listen = \"inet:127.0.0.1:$MPORT\"; };"
+mhkit_conf_write "$CONF" "dns = { servers = [\"127.0.0.1@$DNS_PORT\"]; timeout = \"2s\"; };
+milter = { listen = \"inet:127.0.0.1:$MPORT\"; authserv_id = \"mx.alone.test\"; };"
 mh() { "$MHLIST" -c "$CONF" "$@" >/dev/null || fail "mhlist $*"; }
 mh domain add example.com --service relay --dest mail.customer.example --userlist on
 mh domain add example.net --service relay --dest mail.customer.example --max_size 20000
 printf 'alice\n' >"$TMP/users"
 mh users import example.com "$TMP/users"
+mh domain add example.info --service relay --dest mail.customer.example --spf reject
 mh blacklist add --global @spam.example
 
 start_bg mhmilter "$MILTER" -c "$CONF" -f -v
@@ -95,6 +107,41 @@ check("...at the end: the smaller domain's recipient removed", mt.eom_check(conn
 check("...the other one kept", not mt.eom_check(conn, MT_RCPTDELETE, "<alice@example.com>"))
 check("...and the message accepted", mt.getreply(conn) == SMFIR_CONTINUE)
 mt.disconnect(conn)
+
+conn = session("<sender@example.org>")
+assert(mt.rcptto(conn, "<alice@example.com>") == nil)
+assert(mt.header(conn, "Authentication-Results", "mx.alone.test; spf=pass smtp.mailfrom=forged@example.org") == nil)
+assert(mt.header(conn, "Subject", "spf") == nil)
+assert(mt.eoh(conn) == nil)
+assert(mt.bodystring(conn, "hello\r\n") == nil)
+assert(mt.eom(conn) == nil)
+check("SPF pass: Received-SPF inserted", mt.eom_check(conn, MT_HDRINSERT, "Received-SPF"))
+check("SPF pass: Authentication-Results inserted, exact",
+      mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", "mx.alone.test; spf=pass smtp.mailfrom=sender@example.org"))
+check("the forged Authentication-Results in our name removed", mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"))
+check("...and the message accepted", mt.getreply(conn) == SMFIR_CONTINUE)
+mt.disconnect(conn)
+
+conn = session("<x@fail.example>")
+assert(mt.rcptto(conn, "<bob@example.info>") == nil)
+check("SPF fail, domain with spf reject: a reply code (550 5.7.23 through Postfix)", mt.getreply(conn) == SMFIR_REPLYCODE)
+assert(mt.rcptto(conn, "<alice@example.com>") == nil)
+check("...a spf tag domain's recipient: continue", mt.getreply(conn) == SMFIR_CONTINUE)
+assert(mt.header(conn, "Subject", "spf fail") == nil)
+assert(mt.eoh(conn) == nil)
+assert(mt.eom(conn) == nil)
+check("...tagged fail", mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", "mx.alone.test; spf=fail smtp.mailfrom=x@fail.example"))
+check("...no header removed", not mt.eom_check(conn, MT_HDRDELETE))
+mt.disconnect(conn)
+
+conn = session("<>")
+assert(mt.rcptto(conn, "<alice@example.com>") == nil)
+assert(mt.header(conn, "Subject", "bounce") == nil)
+assert(mt.eoh(conn) == nil)
+assert(mt.eom(conn) == nil)
+check("null sender: the HELO identity checked",
+      mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results", "mx.alone.test; spf=pass smtp.helo=client.example"))
+mt.disconnect(conn)
 LUA
 
 run timeout 60 miltertest -s "$TMP/t.lua"
@@ -106,7 +153,7 @@ while IFS= read -r line; do
 done < <(printf '%s\n' "$T_OUT" | grep -E '^(not )?ok ')
 assert_eq 0 "$T_RC" "miltertest ran the whole script (exit 0)"
 [ "$T_RC" = 0 ] || printf "%s\n" "$T_ERR" | sed "s/^/#   /" | tail -n 20
-assert_eq 12 "$(printf '%s\n' "$T_OUT" | grep -cE '^(not )?ok ')" "every check of the script reported"
+assert_eq 21 "$(printf '%s\n' "$T_OUT" | grep -cE '^(not )?ok ')" "every check of the script reported"
 assert_contains "$(cat "$TMP/mhmilter.log")" "TESTQID: removed recipient <bob@example.net>" "the removal logged with the queue ID"
 check "mhmilter still running" pid_alive "$BG_PID"
 
