@@ -56,9 +56,12 @@ msg() {
 }
 # arrived ID - the stored message with that Message-ID (waits up to 20 s); "" when none
 arrived() {
-	local m=
-	wait_until 20 eval '[ -n "$(sink_find dest Message-ID "<$1@test>")" ]' || true
-	m=$(sink_find dest Message-ID "<$1@test>" | head -n 1)
+	local m= i
+	for i in $(seq 1 40); do
+		m=$(sink_find dest Message-ID "<$1@test>" | head -n 1)
+		[ -n "$m" ] && break
+		sleep 0.5
+	done
 	echo "$m"
 }
 hdr() { sink_header "$1" "$2"; }
