@@ -103,6 +103,46 @@ keys_dnsbl(char *buf, size_t len, const char *zone, const char *ip)
 	return keys_join(buf, len, parts, 5);
 }
 
+/*
+ * Call-ahead (policyd/callahead.c; doc/keys.md). LOCAL is the recipient's
+ * local part as the cache keys it (common/cacache.h).
+ */
+#define KEYS_CA_PREFIX_FMT	"mh:{%s}:ca:"	/* + LOCAL: SCAN pattern base of a domain's verdicts */
+
+/* keys_ca_verdict - STRING: a cached call-ahead verdict (cacache_format), expiring with its TTL */
+static inline int
+keys_ca_verdict(char *buf, size_t len, const char *domain, const char *local)
+{
+	const char *parts[4] = {"mh:{", domain, "}:ca:", local};
+
+	return keys_join(buf, len, parts, 4);
+}
+
+/* keys_ca_lock - STRING: the probe in flight for one address (single flight across nodes) */
+static inline int
+keys_ca_lock(char *buf, size_t len, const char *domain, const char *local)
+{
+	const char *parts[4] = {"mh:{", domain, "}:calock:", local};
+
+	return keys_join(buf, len, parts, 4);
+}
+
+/* keys_ca_loop - STRING: a verification loop on this address was logged (once per window) */
+static inline int
+keys_ca_loop(char *buf, size_t len, const char *domain, const char *local)
+{
+	const char *parts[4] = {"mh:{", domain, "}:caloop:", local};
+
+	return keys_join(buf, len, parts, 4);
+}
+
+/* keys_ca_inflight - ZSET: probes in flight against one destination (member id, score expiry ms) */
+static inline int
+keys_ca_inflight(char *buf, size_t len, const char *host, unsigned port)
+{
+	return snprintf(buf, len, "mh:{cadest:%s:%u}:inflight", host, port);
+}
+
 /* keys_account_cfg - HASH of an account's settings */
 static inline int
 keys_account_cfg(char *buf, size_t len, const char *user)
