@@ -132,6 +132,7 @@ struct mlfi_conn {
 	uint64_t size_announced;	/* SIZE=, 0 when none; UINT64_MAX past any limit */
 	struct mlfi_rcpt *rcpts;
 	size_t	nrcpts, rcptcap;
+	size_t	nothers;		/* recipients not ours to judge (other domains): they keep it */
 	uint64_t max_size;		/* the largest max_size of the recipients */
 	uint64_t bytes;			/* headers and body seen so far */
 	/* virus scan: the message streams to clamd as it comes */
@@ -239,6 +240,7 @@ mlfi_backend_error(SMFICTX *ctx, struct mlfi_conn *c, const char *rcpt, const ch
 	if (milter_conf->policyd_on_backend_error == CONF_BACKEND_DUNNO) {
 		msg_info("%s: recipient <%s> accepted unchecked (on_backend_error = dunno)",
 			 c->qid[0] ? c->qid : "NOQUEUE", rcpt);
+		c->nothers++;		/* not recorded: nothing takes the message from it */
 		return SMFIS_CONTINUE;
 	}
 	reply_set(&r, "451", "4.3.0", "Temporary lookup failure");
@@ -265,6 +267,7 @@ mlfi_msg_reset(struct mlfi_conn *c)
 	c->sender.null = 1;
 	c->size_announced = 0;
 	c->nrcpts = 0;
+	c->nothers = 0;
 	c->max_size = 0;
 	c->bytes = 0;
 	if (c->scan)
@@ -427,13 +430,16 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	mlfi_qid(ctx, c);
 	if (argv[0] == NULL || address_parse(argv[0], strlen(argv[0]), &rcpt, err, sizeof(err)) < 0
-	    || rcpt.null)
+	    || rcpt.null) {
+		c->nothers++;
 		return SMFIS_CONTINUE;	/* Postfix has judged its syntax */
+	}
 	address_format(&rcpt, rtext, sizeof(rtext));
 	store_init(&st, milter_rconn(), milter_conf);
 
 	res = store_domain_get(&st, rcpt.domain, &d);
 	if (res == STORE_NOTFOUND) {
+		c->nothers++;
 		if (msg_verbose)
 			msg_info("%s: <%s>: %s is not a configured domain: not ours to check",
 				 c->qid[0] ? c->qid : "NOQUEUE", rtext, rcpt.domain);
@@ -815,7 +821,7 @@ mlfi_spam(SMFICTX *ctx, struct mlfi_conn *c)
 	struct reply r;
 	char	err[MILTER_ERR_MAX], status[MILTER_STATUS_MAX], score[32], subj[MILTER_SUBJECT_MAX + DOMAIN_SUBJECT_TAG_MAX + 2];
 	const struct mlfi_rcpt *lowest = NULL;
-	size_t	left = 0, scanned_left = 0;
+	size_t	left = c->nothers, scanned_left = 0;
 	int	reject = 0, tagged;
 	const char *qid = c->qid[0] ? c->qid : "NOQUEUE";
 
