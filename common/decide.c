@@ -324,6 +324,47 @@ decide_callahead(struct decide *d)
 	decide_done_dunno(d);
 }
 
+/* decide_callahead_target - see decide.h */
+int
+decide_callahead_target(const struct decide *d, char *host, size_t hostlen, unsigned *port)
+{
+	const struct mx_host *best;
+
+	if (!d->domain.callahead)
+		return 0;
+	if (d->domain.service == DOMAIN_SERVICE_RELAY) {
+		if (d->domain.dest[0] == 0)
+			return 0;
+		snprintf(host, hostlen, "%s", d->domain.dest);
+		*port = d->domain.port;
+		return 1;
+	}
+	if (d->mx_status == MX_STATUS_NONE
+	    || (best = mx_best_other(&d->mx, d->conf->node_hostnames.items,
+				     d->conf->node_hostnames.count)) == NULL)
+		return 0;
+	snprintf(host, hostlen, "%s", best->name);
+	*port = 25;
+	return 1;
+}
+
+/* decide_callahead_verdict - see decide.h */
+void
+decide_callahead_verdict(struct decide *d, int reject, const char *how, const char *where,
+			 const char *text)
+{
+	if (reject) {
+		reply_set(&d->reply, "550", "5.1.1", "<%s>: Recipient address rejected: User unknown "
+			  "(verified at %s: \"%s\")", d->rcpt, where, text);
+		decide_trace(d, "callahead: %s at %s: user unknown (\"%s\")", how, where, text);
+		d->next = DECIDE_STEP_DONE;
+		return;
+	}
+	decide_trace(d, "callahead: %s at %s%s%s%s", how, where, text[0] ? ": \"" : "", text,
+		     text[0] ? "\"" : "");
+	decide_callahead(d);
+}
+
 const char *
 decide_step_name(enum decide_step s)
 {

@@ -63,6 +63,20 @@ void	decide_userlist(struct decide *, enum store_result);
 void	decide_senderlist(struct decide *, enum store_result, const struct senderlist_hits *);
 /* decide_dnsbl - one result per zone of domain.dnsbls, in their order */
 void	decide_dnsbl(struct decide *, const struct decide_dnsbl_result *, size_t count);
+/*
+ * decide_callahead_target - where this recipient's call-ahead goes: 1 with
+ * host and port (relay: dest:port; backup: the most preferred MX that is
+ * not this node, port 25); 0 when none (callahead off, no dest, no MX)
+ */
+int	decide_callahead_target(const struct decide *, char *host, size_t hostlen, unsigned *port);
+/*
+ * decide_callahead_verdict - the call-ahead's answer: reject gives 550
+ * 5.1.1 "... User unknown (verified at WHERE: "TEXT")"; anything else goes
+ * on as decide_callahead. how says where it came from (for the trace).
+ */
+void	decide_callahead_verdict(struct decide *, int reject, const char *how, const char *where,
+				 const char *text);
+/* decide_callahead - no call-ahead: the route of a pinned domain, or DUNNO */
 void	decide_callahead(struct decide *);
 const char *decide_step_name(enum decide_step);
 

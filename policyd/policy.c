@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "aredis.h"
+#include "callahead.h"
 #include "decide.h"
 #include "dnsq.h"
 #include "keys.h"
@@ -591,6 +592,40 @@ policy_dnsbl(struct policy_job *job)
 	}
 }
 
+/* policy_callahead_done - the call-ahead's verdict */
+static void
+policy_callahead_done(const struct callahead_result *r, void *arg)
+{
+	struct policy_job *job = arg;
+
+	decide_callahead_verdict(&job->d, r->e.verdict == CACACHE_REJECT, callahead_source_name(r->source),
+				 r->e.where, r->e.text);
+	policy_step_done(job);
+}
+
+/* policy_callahead - verify the recipient at its destination, if the domain asks for it */
+static int
+policy_callahead(struct policy_job *job)
+{
+	struct callahead_request req;
+	char	host[DOMAIN_NAME_MAX + 1], sender[ADDRESS_TEXT_MAX + 2];
+	unsigned port;
+
+	if (!decide_callahead_target(&job->d, host, sizeof(host), &port))
+		return 0;
+	req.domain = job->d.rcpt_addr.domain;
+	req.local = job->d.rcpt_addr.local;
+	req.host = host;
+	req.port = port;
+	req.client_ip = job->d.client_ip;
+	sender[0] = 0;
+	if (!job->d.sender.null)
+		address_format(&job->d.sender, sender, sizeof(sender));
+	req.sender = sender;
+	callahead_check(job->pd, job->conf, &req, policy_callahead_done, job);
+	return 1;
+}
+
 /* policy_run - start the lookups the decision asks for, until it waits or is done */
 static void
 policy_run(struct policy_job *job)
@@ -619,6 +654,8 @@ policy_run(struct policy_job *job)
 			policy_dnsbl(job);
 			break;
 		case DECIDE_STEP_CALLAHEAD:
+			if (policy_callahead(job))
+				break;
 			decide_callahead(&job->d);
 			continue;
 		case DECIDE_STEP_DONE:

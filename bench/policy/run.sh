@@ -166,7 +166,7 @@ free_port mhn_sm_port
 sed -e "s/^policyd = .*/policyd = { listen = \"inet:127.0.0.1:$mhn_port\"; socketmap = \"inet:127.0.0.1:$mhn_sm_port\"; cache_size = \"0\"; };/" \
 	"$tmp/mhkit.conf" >"$tmp/mhkit-nocache.conf"
 mhl() { "$MHLIST" -c "$tmp/mhkit.conf" "$@" >/dev/null; }
-mhl domain add example.com --service relay --dest mx.example.com --userlist on --dnsbls "${ZONES// /,}"
+mhl domain add example.com --service relay --dest mx.example.com --userlist on --dnsbls "${ZONES// /,}" --callahead off
 mhl users add example.com bob alice postmaster
 mhl whitelist add example.com @partner.example 192.0.2.7
 mhl whitelist add --global .trusted.example

@@ -56,7 +56,7 @@ mh() {	# mh ARGS... - mhlist, quiet; a failure is a failed check
 MX_KEY="mh:{$D}:mx"
 BL_KEY="mh:{dnsbl:bl.test:$IP}"
 populate() {	# the test domain, its MX cache (this node primary) and a cached DNSBL listing
-	mh domain add "$D" --service relay --dest mx.customer.test --port 2525 --dnsbls bl.test
+	mh domain add "$D" --service relay --dest mx.customer.test --port 2525 --dnsbls bl.test --callahead off
 	redis_cli redis SET "$MX_KEY" "10 $NODE" EX 3600 >/dev/null
 	redis_cli redis SET "$BL_KEY" "listed Listed here" EX 3600 >/dev/null
 }
@@ -229,7 +229,7 @@ assert_eq "$LISTED" "$(pol)" "DNSBL cache key listed again: next request 554"
 
 # --- 5. socketmap ------------------------------------------------------------------------
 warm_sm "NOTFOUND " "relay_domains new.test (not a domain yet)" relay_domains new.test
-mh domain add new.test --service relay --dest mx.new.test --port 2525
+mh domain add new.test --service relay --dest mx.new.test --port 2525 --callahead off
 assert_eq "OK new.test" "$(sm relay_domains new.test)" "domain add new.test: next relay_domains query OK"
 warm_sm "OK smtp:[mx.customer.test]:2525" "transport_maps" transport_maps "bob@$D"
 mh domain set "$D" --port 2526

@@ -26,7 +26,7 @@ node = { hostnames = [\"relay1.mhkit.test\"]; };
 dns = { servers = [\"127.0.0.1@$DEAD_DNS\"]; timeout = \"500ms\"; };"
 }
 write_conf ""
-"$MHLIST" -c "$CONF" domain add relay.test --service relay --dest mx.customer.test --port 2525 >/dev/null
+"$MHLIST" -c "$CONF" domain add relay.test --service relay --dest mx.customer.test --port 2525 --callahead off >/dev/null
 # a warm MX cache: this node is the primary
 redis_cli redis SET 'mh:{relay.test}:mx' "10 relay1.mhkit.test" EX 3600 >/dev/null
 

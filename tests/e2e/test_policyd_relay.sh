@@ -74,11 +74,11 @@ mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socket
 node = { hostnames = [\"$NODE\"]; };
 dns = { servers = [\"127.0.0.1@53\"]; timeout = \"2s\"; };"
 mh() { "$MHLIST" -c "$CONF" "$@" >/dev/null || fail "mhlist $*"; }
-mh domain add relay.test --service relay --dest sink.customer.test --port 2525 --dnsbls bl.test
-mh domain add late.test --service relay --dest sink.customer.test --port "$(free_port)"
-mh domain add second.test --service relay --dest sink.customer.test --port 2525 --dnsbls bl.test
-mh domain add backup.test --service backup
-mh domain add backuptop.test --service backup
+mh domain add relay.test --service relay --dest sink.customer.test --port 2525 --dnsbls bl.test --callahead off
+mh domain add late.test --service relay --dest sink.customer.test --port "$(free_port)" --callahead off
+mh domain add second.test --service relay --dest sink.customer.test --port 2525 --dnsbls bl.test --callahead off
+mh domain add backup.test --service backup --callahead off
+mh domain add backuptop.test --service backup --callahead off
 mh whitelist add relay.test friend@partner.test 192.0.2.26
 
 start_bg mhpolicyd "$POLICYD" -c "$CONF" -f ${POLICYD_VERBOSE:-}
@@ -143,7 +143,7 @@ assert_eq 0 "$(postfix_queue_count relay1)" "late.test: the queue is empty"
 
 # --- a pinned domain: the route is fixed at receipt, in the queue file ---------------
 PINPORT=$(free_port)
-"$MHLIST" -c "$CONF" domain add pinned.test --service relay --dest sink.customer.test --port "$PINPORT" --pin >/dev/null
+"$MHLIST" -c "$CONF" domain add pinned.test --service relay --dest sink.customer.test --port "$PINPORT" --pin --callahead off >/dev/null
 send alice@sender.test gail@pinned.test --header 'Message-ID: <pin-1@test>'
 assert_match "$(smtp_data_reply)" '^250 ' "pinned.test: accepted"
 pqid=$(smtp_queue_id)

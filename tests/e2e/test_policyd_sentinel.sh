@@ -204,7 +204,7 @@ burst_first_normal_ms() {	# when the first normal policy answer was asked for
 }
 
 # --- data, written through Sentinel -------------------------------------------------
-mh domain add "$D" --service relay --dest mx.customer.test --port 2525
+mh domain add "$D" --service relay --dest mx.customer.test --port 2525 --callahead off
 assert_eq 2525 "$(redis_cli primary HGET "mh:{$D}:cfg" port)" "mhlist through Sentinel wrote to the primary"
 # a warm MX cache: this node is the primary (replicated to the replica)
 redis_cli primary SET "mh:{$D}:mx" "10 $NODE" EX 3600 >/dev/null
