@@ -354,8 +354,8 @@ decide_callahead_verdict(struct decide *d, int reject, const char *how, const ch
 			 const char *text)
 {
 	if (reject) {
-		reply_set(&d->reply, "550", "5.1.1", "<%s>: Recipient address rejected: User unknown "
-			  "(verified at %s: \"%s\")", d->rcpt, where, text);
+		/* Postfix puts "<rcpt>: Recipient address rejected: " in front */
+		reply_set(&d->reply, "550", "5.1.1", "User unknown (verified at %s: \"%s\")", where, text);
 		decide_trace(d, "callahead: %s at %s: user unknown (\"%s\")", how, where, text);
 		d->next = DECIDE_STEP_DONE;
 		return;

@@ -70,8 +70,9 @@ void	decide_dnsbl(struct decide *, const struct decide_dnsbl_result *, size_t co
  */
 int	decide_callahead_target(const struct decide *, char *host, size_t hostlen, unsigned *port);
 /*
- * decide_callahead_verdict - the call-ahead's answer: reject gives 550
- * 5.1.1 "... User unknown (verified at WHERE: "TEXT")"; anything else goes
+ * decide_callahead_verdict - the call-ahead's answer: reject gives "550
+ * 5.1.1 User unknown (verified at WHERE: "TEXT")" (Postfix shows it as
+ * "550 5.1.1 <rcpt>: Recipient address rejected: User unknown ..."); anything else goes
  * on as decide_callahead. how says where it came from (for the trace).
  */
 void	decide_callahead_verdict(struct decide *, int reject, const char *how, const char *where,
