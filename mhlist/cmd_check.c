@@ -6,27 +6,27 @@
  *          that means for the domain's service (the SPEC's MX cases);
  *   spf    the domain's SPF record, if any;
  *   dest   where its mail goes (relay: dest:port; backup: the most
- *          preferred other MX on port 25), connected to with
- *          callahead.connect_timeout, its banner read with
- *          callahead.reply_timeout (at most CHECK_BANNER_MAX bytes, made
- *          printable): reachable or not, and why.
- * The call-ahead probe itself comes with the call-ahead.
+ *          preferred other MX on port 25): reachable (its banner, from the
+ *          test call-ahead below) or not, and why.
+ *   callahead  a test call-ahead, as mhpolicyd makes it (policyd/probe.c,
+ *          the callahead.* settings), for LOCAL@DOMAIN, by default a
+ *          local part that should not exist (mhkit-check-RANDOM): the
+ *          verdict and the whole transcript. A server that accepts an
+ *          address that cannot exist makes the call-ahead useless: with
+ *          callahead on, that is a problem.
+ *
+ *   mhlist check DOMAIN [LOCAL]
  *
  * Exit: 0 every check passed, 1 a check found a problem (each printed as
  * "problem: ..."), 64 usage, 65 unknown domain, 69 Redis unavailable.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,9 +38,9 @@
 #include "mhlist.h"
 #include "mx.h"
 #include "output.h"
+#include "probe.h"
 #include "reply.h"
 
-#define CHECK_BANNER_MAX	512	/* bytes of a banner we read */
 #define CHECK_PROBLEMS_MAX	8
 
 /* check_problem - note one problem (at most CHECK_PROBLEMS_MAX) */
@@ -60,110 +60,52 @@ check_problem(char (*list)[400], size_t *n, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* check_elapsed_ms - milliseconds since t0 */
-static long
-check_elapsed_ms(const struct timespec *t0)
-{
-	struct timespec t;
+/* the test call-ahead's result, kept from the callback */
+struct check_probe {
+	int	done;
+	struct probe_result res;
+	char	transcript[PROBE_TRANSCRIPT_MAX + 1];
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+static void
+check_probed(const struct probe_result *r, void *arg)
+{
+	struct check_probe *cp = arg;
+
+	cp->res = *r;
+	snprintf(cp->transcript, sizeof(cp->transcript), "%s", r->transcript);
+	cp->res.transcript = cp->transcript;
+	cp->done = 1;
 }
 
-/*
- * check_connect - TCP connect with a timeout and read the banner's first
- * line; 0 with the banner in out, -1 with why in out.
- */
+/* check_callahead - the test call-ahead to host:port for rcpt; 0, or -1 when it could not start */
 static int
-check_connect(const char *host, unsigned port, uint64_t connect_ms, uint64_t reply_ms,
-	      char *out, size_t outlen)
+check_callahead(struct mhlist *m, struct event_base *base, struct dnsq *dns, const char *host,
+		unsigned port, const char *rcpt, struct check_probe *cp)
 {
-	struct addrinfo hints = {0}, *ai = NULL, *a;
-	char	service[8], buf[CHECK_BANNER_MAX + 1];
-	int	fd = -1, rc;
-	size_t	got = 0;
+	struct probe_spec spec;
+	char	helo[256];
 
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(service, sizeof(service), "%u", port);
-	if ((rc = getaddrinfo(host, service, &hints, &ai)) != 0) {
-		snprintf(out, outlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+	if (m->conf->callahead_helo[0])
+		snprintf(helo, sizeof(helo), "%s", m->conf->callahead_helo);
+	else if (m->conf->node_hostnames.count)
+		snprintf(helo, sizeof(helo), "%s", m->conf->node_hostnames.items[0]);
+	else if (gethostname(helo, sizeof(helo) - 1) < 0 || helo[0] == 0)
+		snprintf(helo, sizeof(helo), "localhost");
+	memset(&spec, 0, sizeof(spec));
+	spec.host = host;
+	spec.port = port;
+	spec.helo = helo;
+	spec.sender = m->conf->callahead_probe_sender;
+	spec.rcpt = rcpt;
+	spec.connect_timeout_ms = m->conf->callahead_connect_timeout_ms;
+	spec.reply_timeout_ms = m->conf->callahead_reply_timeout_ms;
+	spec.transcript = 1;
+	if (probe_start(base, dns, &spec, check_probed, cp) == NULL)
 		return -1;
-	}
-	snprintf(out, outlen, "no address");
-	for (a = ai; a && fd < 0; a = a->ai_next) {
-		struct pollfd p;
-		int	err = 0;
-		socklen_t elen = sizeof(err);
-
-		if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			snprintf(out, outlen, "connect: %s", strerror(errno));
-			goto next;
-		}
-		p.fd = fd;
-		p.events = POLLOUT;
-		if ((rc = poll(&p, 1, (int) connect_ms)) <= 0) {
-			snprintf(out, outlen, "connect: %s", rc == 0 ? "timed out" : strerror(errno));
-			goto next;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
-			snprintf(out, outlen, "connect: %s", strerror(err ? err : errno));
-			goto next;
-		}
-		break;
-next:
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return -1;
-
-	/* the banner's first line, within reply_ms */
-	{
-		struct timespec t0;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		while (got < CHECK_BANNER_MAX && memchr(buf, '\n', got) == NULL) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			long	left = (long) reply_ms - check_elapsed_ms(&t0);
-			ssize_t	n;
-
-			if (left <= 0 || poll(&p, 1, (int) left) <= 0) {
-				snprintf(out, outlen, "connected, but no banner within %llu ms",
-					 (unsigned long long) reply_ms);
-				close(fd);
-				return -1;
-			}
-			if ((n = read(fd, buf + got, CHECK_BANNER_MAX - got)) <= 0) {
-				snprintf(out, outlen, "connected, but closed before a banner");
-				close(fd);
-				return -1;
-			}
-			got += (size_t) n;
-		}
-	}
-	if (write(fd, "QUIT\r\n", 6) < 0 && msg_verbose)
-		msg_info("%s:%u: QUIT: %s", host, port, strerror(errno));
-	close(fd);
-	buf[got] = 0;
-	{
-		size_t	line = strcspn(buf, "\r\n");
-
-		if (line > got)
-			line = got;
-		reply_remote(out, outlen, buf, line);
-	}
-	if (out[0] != '2') {
-		char	tmp[REPLY_REMOTE_MAX + 40];
-
-		snprintf(tmp, sizeof(tmp), "banner is not 2xx: %.200s", out);
-		snprintf(out, outlen, "%s", tmp);
-		return -1;
-	}
-	return 0;
+	while (!cp->done && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	return cp->done ? 0 : -1;
 }
 
 /* cmd_check - every check of one domain */
@@ -183,8 +125,23 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 	const struct mx_host *best;
 	int	reachable = 0, statuscode;
 
-	if (argc != 2)
-		return mhlist_usage("check", "check needs exactly one DOMAIN");
+	struct check_probe cp = {0};
+	char	rcpt[ADDRESS_TEXT_MAX + 1], local[ADDRESS_LOCAL_MAX + 1];
+	int	probed = 0;
+
+	if (argc != 2 && argc != 3)
+		return mhlist_usage("check", "check needs a DOMAIN and at most one LOCAL part");
+	if (argc == 3) {
+		if (argv[2][0] == 0 || strlen(argv[2]) > ADDRESS_LOCAL_MAX || strpbrk(argv[2], "@<> \t\r\n"))
+			return mhlist_usage("check", "check: \"%s\" is not a local part", argv[2]);
+		snprintf(local, sizeof(local), "%s", argv[2]);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(local, sizeof(local), "mhkit-check-%lx%04lx", (unsigned long) ts.tv_sec,
+			 (unsigned long) (ts.tv_nsec / 1000) & 0xffff);
+	}
 	if ((statuscode = mhlist_domain_arg(argv[1], name, sizeof(name))) != 0)
 		return statuscode;
 	statuscode = mhlist_found(m, store_domain_get(mhlist_store(m), name, &d), "domain", name);
@@ -233,11 +190,37 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 		target = best->name;
 	}
 	if (target) {
-		reachable = check_connect(target, target_port, m->conf->callahead_connect_timeout_ms,
-					  m->conf->callahead_reply_timeout_ms, dest_result,
-					  sizeof(dest_result)) == 0;
+		snprintf(rcpt, sizeof(rcpt), "%s@%s", local, name);
+		if (check_callahead(m, base, dns, target, target_port, rcpt, &cp) < 0) {
+			statuscode = mhlist_fail(EX_OSERR, "callahead: cannot start the probe");
+			goto done;
+		}
+		probed = 1;
+		/* reachable: the banner came, and was 2xx (the transcript's first reply) */
+		{
+			const char *b = strstr(cp.transcript, "<<< "), *nl;
+
+			reachable = b != NULL && b[4] == '2';
+			if (b && (nl = strchr(b, '\n')) != NULL)
+				snprintf(dest_result, sizeof(dest_result), "%.*s", (int) (nl - b - 4), b + 4);
+			else
+				snprintf(dest_result, sizeof(dest_result), "%s", cp.res.why);
+			if (b && !reachable)
+				snprintf(dest_result, sizeof(dest_result), "banner is not 2xx: %.*s",
+					 nl ? (int) (nl - b - 4) : 0, b + 4);
+		}
 		if (!reachable)
 			check_problem(problems, &nproblems, "dest: %s:%u: %s", target, target_port, dest_result);
+		else if (cp.res.outcome == PROBE_INCONCLUSIVE)
+			check_problem(problems, &nproblems, "callahead: %s: inconclusive: %s", rcpt, cp.res.why);
+		else if (cp.res.outcome == PROBE_ACCEPT && argc == 2 && d.callahead)
+			check_problem(problems, &nproblems, "callahead: %s accepts %s, an address that "
+				      "cannot exist: the call-ahead cannot refuse unknown users "
+				      "(have the server reject them, or set callahead off)",
+				      cp.res.where, rcpt);
+		else if (cp.res.outcome == PROBE_REJECT && argc == 3)
+			check_problem(problems, &nproblems, "callahead: %s refuses %s: %d %s",
+				      cp.res.where, rcpt, cp.res.code, cp.res.text);
 	} else {
 		snprintf(dest_result, sizeof(dest_result), "no destination (no other MX)");
 		check_problem(problems, &nproblems, "dest: nowhere to forward to");
@@ -256,6 +239,18 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 		json_object_set_new(o, "port", json_integer(target_port));
 		json_object_set_new(o, "reachable", json_boolean(reachable));
 		json_object_set_new(o, "dest_result", json_string(dest_result));
+		if (probed) {
+			json_t *ca = json_object();
+
+			json_object_set_new(ca, "address", json_string(rcpt));
+			json_object_set_new(ca, "outcome", json_string(probe_outcome_name(cp.res.outcome)));
+			json_object_set_new(ca, "code", json_integer(cp.res.code));
+			json_object_set_new(ca, "text", json_string(cp.res.text));
+			json_object_set_new(ca, "why", json_string(cp.res.why));
+			json_object_set_new(ca, "ms", json_integer((json_int_t) cp.res.elapsed_ms));
+			json_object_set_new(ca, "transcript", json_string(cp.transcript));
+			json_object_set_new(o, "callahead", ca);
+		}
 		for (size_t i = 0; i < nproblems; i++)
 			json_array_append_new(arr, json_string(problems[i]));
 		json_object_set_new(o, "problems", arr);
@@ -267,6 +262,17 @@ cmd_check(struct mhlist *m, int argc, char **argv)
 		printf("spf     %s\n", spf ? spf : "(no SPF record)");
 		if (target)
 			printf("dest    %s:%u: %s%s\n", target, target_port, reachable ? "reachable: " : "", dest_result);
+		if (probed) {
+			const char *p = cp.transcript, *nl;
+
+			printf("callahead %s: %s (%s, %llu ms)%s\n", rcpt, probe_outcome_name(cp.res.outcome),
+			       cp.res.why, (unsigned long long) cp.res.elapsed_ms, d.callahead ? "" :
+			       " [callahead is off for this domain]");
+			while ((nl = strchr(p, '\n')) != NULL) {
+				printf("        | %.*s\n", (int) (nl - p), p);
+				p = nl + 1;
+			}
+		}
 		for (size_t i = 0; i < nproblems; i++)
 			printf("problem: %s\n", problems[i]);
 	}

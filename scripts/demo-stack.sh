@@ -93,6 +93,7 @@ mail.example.net A 127.0.0.6
 example.org ZONE
 example.org MX 10 mx.example.org.
 mx.example.org A 127.0.0.7
+example.org TXT "v=spf1 ip4:192.0.2.0/24 -all"
 customer.example ZONE
 customer.example MX 10 $NODE.
 bl.example ZONE
@@ -103,7 +104,9 @@ dns_start "$TMP/zone"
 say "DNS (in this namespace only): example.com MX 10 $NODE (relay customer, server mail.example.com);"
 say "example.net MX 10 mail.example.net, MX 20 $NODE (backup customer); example.org: the rest of the Internet;"
 say "bl.example: a DNSBL listing 192.0.2.25"
-sink_start relay-customer 2525 --host 127.0.0.5	# example.com's server, on the port the customer chose
+sink_start relay-customer 2525 --host 127.0.0.5 \
+	--rule 'rcpt carol@example.com 550 5.1.1 <carol@example.com>: User unknown in virtual mailbox table'
+	# example.com's server, on the port the customer chose; carol has left the company
 sink_start internet 25 --host 127.0.0.7		# example.org's MX: where outbound mail goes
 say "example.com's server listens on 127.0.0.5:2525 (its ISP blocks port 25); example.org's MX on 127.0.0.7:25;"
 say "example.net's server (127.0.0.6:25) is down for now"
@@ -126,7 +129,7 @@ sed 's/^/    | /' "$CONF"
 
 step "The customers, made with mhlist (Redis is the one source of truth)"
 mh domain add example.com --service relay --dest mail.example.com --port 2525 --dnsbls bl.example --userlist on
-printf 'bob\nalice\n' >"$TMP/users.txt"
+printf 'bob\nalice\ncarol\n' >"$TMP/users.txt"
 mh users import example.com "$TMP/users.txt"
 mh blacklist add example.com @spam.example
 mh domain add example.net --service backup
@@ -213,6 +216,14 @@ rsend sender@example.org nobody@example.com
 dialog
 assert_eq "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown" \
 	"$(smtp_rcpt_reply nobody@example.com)" "relay: a user not on the list refused"
+say "carol is on example.com's user list, but the customer's server no longer knows her: mhpolicyd's"
+say "call-ahead asks mail.example.com:2525 before Postfix accepts, and caches the answer for every node:"
+rsend sender@example.org carol@example.com
+dialog
+assert_eq "550 5.1.1 <carol@example.com>: Recipient address rejected: User unknown (verified at mail.example.com:2525: \"5.1.1 <carol@example.com>: User unknown in virtual mailbox table\")" \
+	"$(smtp_rcpt_reply carol@example.com)" "relay: the call-ahead refuses a user the customer's server does not know"
+shell mhlist cache show carol@example.com
+"$MHLIST" -c "$CONF" cache show carol@example.com 2>&1 | sed 's/^/    /' || true
 say "a sender on example.com's blacklist (mhmilter):"
 rsend promo@spam.example bob@example.com
 dialog

@@ -192,6 +192,21 @@ assert_eq 40 "$(cat "$TMP/one.out" "$TMP/two.out" | grep -c '^action=DUNNO$')" \
 	"two mhpolicyd on one Redis, 20 RCPTs each for one address: all accepted"
 assert_eq 1 "$(rcpts slow heidi@slow.test)" "...the destination saw exactly one RCPT"
 
+# --- mhlist check: a test call-ahead with its transcript ---------------------------------------
+run "$MHLIST" -c "$CONF" check ok.test unknown9
+assert_match "$T_OUT" '^callahead unknown9@ok\.test: reject \(RCPT TO: 550, [0-9]+ ms\)$' "check DOMAIN LOCAL: the verdict"
+assert_contains "$T_OUT" "        | >>> EHLO $NODE" "...the transcript: EHLO"
+assert_contains "$T_OUT" "        | >>> RCPT TO:<unknown9@ok.test>" "...RCPT"
+assert_contains "$T_OUT" "        | <<< 550 5.1.1 <unknown9@ok.test>: Recipient address rejected: User unknown in local recipient table" "...the server's answer"
+assert_contains "$T_OUT" "problem: callahead: ok.dest.test:2525 refuses unknown9@ok.test: 550" "...a refused user named as a problem"
+run "$MHLIST" -c "$CONF" check ok.test
+assert_match "$T_OUT" '^callahead mhkit-check-[0-9a-f]+@ok\.test: accept ' "check DOMAIN: an address that cannot exist, probed"
+assert_contains "$T_OUT" "problem: callahead: ok.dest.test:2525 accepts mhkit-check-" "...a server that accepts it is a problem"
+assert_eq "" "$(redis_cli redis KEYS 'mh:{ok.test}:ca:mhkit-check-*')" "...and nothing of the test is cached"
+run "$MHLIST" -c "$CONF" --json check hang.test
+assert_eq inconclusive "$(jq -r .callahead.outcome <<<"$T_OUT" 2>/dev/null)" "check --json: a server that says nothing: inconclusive"
+assert_eq "banner: timed out after 3000 ms" "$(jq -r .callahead.why <<<"$T_OUT" 2>/dev/null)" "...and why"
+
 # --- the verification loop ------------------------------------------------------------------------
 # loop.test's destination is a second relay (Postfix with reject_unverified_recipient)
 # whose own destination for loop.test is us: each verifies the address at the other.
