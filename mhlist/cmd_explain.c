@@ -10,6 +10,11 @@
  * mhmilter will check on the same mail that the policy step leaves to it
  * (the user list, the sender lists, --size against max_size).
  *
+ * The call-ahead step answers from the verdict cached in Redis, saying
+ * how old it is; with none cached it says that mhpolicyd would probe now
+ * (and whether a probe of the address is in flight), and goes on as if
+ * the destination accepted: explain never probes (mhlist check does).
+ *
  * Output: each step, the action mhpolicyd hands Postfix, and the reply the
  * SMTP client would see. Exit 0 with an explanation, 64 usage, 65 bad
  * address, 69 Redis unavailable.
@@ -20,15 +25,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
+#include "cacache.h"
 #include "decide.h"
 #include "dnsq.h"
 #include "dnswait.h"
 #include "keys.h"
 #include "mhlist.h"
 #include "output.h"
+#include "rconn.h"
 #include "units.h"
 
 struct explain {
@@ -124,6 +132,48 @@ explain_dnsbl(struct explain *x, const char *zone, const char *ip, struct decide
 	}
 }
 
+/*
+ * explain_callahead - the call-ahead step from the cached verdict (read
+ * only); -1 when Redis failed
+ */
+static int
+explain_callahead(struct store *st, struct decide *d)
+{
+	char	host[DOMAIN_NAME_MAX + 1], key[KEYS_MAX], lkey[KEYS_MAX], how[700];
+	unsigned port;
+	redisReply *rep;
+	struct cacache_entry e;
+	long long age;
+
+	if (!decide_callahead_target(d, host, sizeof(host), &port)) {
+		decide_callahead(d);
+		return 0;
+	}
+	keys_ca_verdict(key, sizeof(key), d->rcpt_addr.domain, d->rcpt_addr.local);
+	keys_ca_lock(lkey, sizeof(lkey), d->rcpt_addr.domain, d->rcpt_addr.local);
+	if ((rep = rconn_command(st->rc, "MGET %s %s", key, lkey)) == NULL)
+		return -1;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+		freeReplyObject(rep);
+		return -1;
+	}
+	if (rep->element[0]->type == REDIS_REPLY_STRING && cacache_parse(rep->element[0]->str, &e) == 0) {
+		age = (long long) time(NULL) - e.at;
+		snprintf(how, sizeof(how), "cached verdict (%s, %llds old)", cacache_verdict_name(e.verdict),
+			 age > 0 ? age : 0);
+		freeReplyObject(rep);
+		decide_callahead_verdict(d, e.verdict == CACACHE_REJECT, how, e.where, e.text);
+		return 0;
+	}
+	snprintf(how, sizeof(how), "nothing cached: mhpolicyd would probe now%s; explain does not "
+		 "(mhlist check %s %s does); as if accepted", rep->element[1]->type == REDIS_REPLY_STRING
+		 ? " (a probe of this address is in flight)" : "", d->rcpt_addr.domain, d->rcpt_addr.local);
+	freeReplyObject(rep);
+	snprintf(key, sizeof(key), "%s:%u", host, port);
+	decide_callahead_verdict(d, 0, how, key, "");
+	return 0;
+}
+
 /* cmd_explain - the whole decision, printed */
 int
 cmd_explain(struct mhlist *m, int argc, char **argv)
@@ -197,7 +247,8 @@ cmd_explain(struct mhlist *m, int argc, char **argv)
 			decide_dnsbl(d, res, d->domain.dnsbl_count);
 			break;
 		case DECIDE_STEP_CALLAHEAD:
-			decide_callahead(d);
+			if (explain_callahead(st, d) < 0)
+				goto backend;
 			break;
 		case DECIDE_STEP_DONE:
 			break;

@@ -95,7 +95,7 @@ rcpt() {
 	RCPT_REPLY=$(smtp_rcpt_reply "$1")
 }
 # policy RCPT [SENDER] [CLIENT] - one policy request straight to mhpolicyd; prints the action
-policy() { $WIRE policy 127.0.0.1 "$PPORT" "$1" "${3:-192.0.2.1}" "${2:-a@sender.test}" | head -n 1; }
+policy() { $WIRE policy 127.0.0.1 "$PPORT" "$1" "${3:-192.0.2.1}" "${2:-a@sender.test}" | sed -n 1p; }
 cached() { redis_cli redis GET "mh:{$1}:ca:$2"; }
 
 # --- a user that exists, then the cache ---------------------------------------------
@@ -191,6 +191,16 @@ wait "$w1" "$w2"
 assert_eq 40 "$(cat "$TMP/one.out" "$TMP/two.out" | grep -c '^action=DUNNO$')" \
 	"two mhpolicyd on one Redis, 20 RCPTs each for one address: all accepted"
 assert_eq 1 "$(rcpts slow heidi@slow.test)" "...the destination saw exactly one RCPT"
+
+# --- mhlist explain: where the call-ahead's answer comes from ----------------------------------
+run "$MHLIST" -c "$CONF" explain sender@client.test unknown1@ok.test
+assert_match "$T_OUT" 'callahead: cached verdict \(reject, [0-9]+s old\) at ok\.dest\.test:2525: user unknown' \
+	"explain: the cached verdict, its age and where"
+assert_contains "$T_OUT" "the client sees: 550 5.1.1 <unknown1@ok.test>: Recipient address rejected: User unknown (verified at ok.dest.test:2525:" \
+	"explain: the reply the client sees"
+run "$MHLIST" -c "$CONF" explain sender@client.test nobody-yet@ok.test
+assert_contains "$T_OUT" "callahead: nothing cached: mhpolicyd would probe now" "explain: nothing cached: would probe"
+assert_eq 0 "$(rcpts ok nobody-yet@ok.test)" "...explain itself does not probe"
 
 # --- mhlist check: a test call-ahead with its transcript ---------------------------------------
 run "$MHLIST" -c "$CONF" check ok.test unknown9
