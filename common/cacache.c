@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +51,29 @@ cacache_word(const char **s, char *out, size_t outlen)
 	return 0;
 }
 
+/* cacache_number - a word of digits only, at most max; -1 otherwise */
+static int
+cacache_number(const char *word, long long max, long long *out)
+{
+	long long v = 0;
+
+	if (word[0] == 0 || strspn(word, "0123456789") != strlen(word))
+		return -1;
+	for (const char *p = word; *p; p++) {
+		if (v > (max - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 int
 cacache_parse(const char *s, struct cacache_entry *e)
 {
-	char	word[CACACHE_WHERE_MAX + 1], *end;
+	char	word[CACACHE_WHERE_MAX + 1];
+	const char *colon;
+	long long v;
 	int	i;
 
 	memset(e, 0, sizeof(*e));
@@ -64,17 +84,21 @@ cacache_parse(const char *s, struct cacache_entry *e)
 	if (i > CACACHE_TEMPFAIL)
 		return -1;
 	e->verdict = (enum cacache_verdict) i;
-	if (cacache_word(&s, word, sizeof(word)) < 0)
+	if (cacache_word(&s, word, sizeof(word)) < 0 || cacache_number(word, LLONG_MAX, &v) < 0)
 		return -1;
-	e->at = strtoll(word, &end, 10);
-	if (*end || e->at < 0)
+	e->at = v;
+	if (cacache_word(&s, word, sizeof(word)) < 0 || cacache_number(word, 599, &v) < 0
+	    || (v != 0 && v < 200))
 		return -1;
-	if (cacache_word(&s, word, sizeof(word)) < 0)
-		return -1;
-	e->code = (int) strtol(word, &end, 10);
-	if (*end || (e->code != 0 && (e->code < 200 || e->code > 599)))
-		return -1;
+	e->code = (int) v;
 	if (cacache_word(&s, e->where, sizeof(e->where)) < 0)
+		return -1;
+	/* host:port, printable */
+	for (const char *p = e->where; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return -1;
+	if ((colon = strrchr(e->where, ':')) == NULL || colon == e->where
+	    || cacache_number(colon + 1, 65535, &v) < 0)
 		return -1;
 	smtpreply_sanitise(e->text, sizeof(e->text), s, strlen(s));
 	return 0;

@@ -6,6 +6,9 @@
  * domain validated before anything is written, so a bad argument leaves
  * Redis as it was. `add` refuses an existing domain, `set` an unknown one.
  * An IP address as dest is accepted with a warning on stderr.
+ * `set` of dest, port or callahead also purges the domain's cached
+ * call-ahead verdicts (cmd_cache.c), after the settings are written, and
+ * says how many (in JSON: "purged").
  */
 #include "config.h"
 
@@ -79,14 +82,21 @@ domain_json(const struct domain *d)
 	return o;
 }
 
+/* the settings whose change makes cached call-ahead verdicts stale */
+#define DOMAIN_CA_SETTINGS ((1u << DOMAIN_SET_DEST) | (1u << DOMAIN_SET_PORT) | (1u << DOMAIN_SET_CALLAHEAD) \
+			    | (1u << DOMAIN_SET_SERVICE))
+
 /*
  * domain_write - validate, warn, then create (before < 0) or update: only
  * the settings in d->set_mask are written; before holds those set earlier.
+ * An update of a DOMAIN_CA_SETTINGS setting then purges the call-ahead cache.
  */
 static int
 domain_write(struct mhlist *m, struct domain *d, long before)
 {
 	int	create = before < 0;
+	int	purge = !create && (d->set_mask & DOMAIN_CA_SETTINGS) != 0;
+	long long purged = 0;
 	char	err[600], warn[600];
 	int	exists;
 	enum store_result res;
@@ -99,15 +109,26 @@ domain_write(struct mhlist *m, struct domain *d, long before)
 		: store_domain_update(mhlist_store(m), d);
 	if (res != STORE_OK)
 		return create && exists ? mhlist_fail(EX_DATAERR, "%s", m->st.errstr) : mhlist_backend(m);
+	if (purge && cache_purge_domain(m, d->name, &purged) != STORE_OK)
+		return mhlist_fail(EX_UNAVAILABLE, "domain %s updated, but its cached call-ahead "
+				   "verdicts were not purged: %s", d->name, m->st.errstr);
 	if (!create)
 		d->set_mask |= (unsigned) before;
 	if (m->json) {
 		json_t *o = domain_json(d);
 
 		json_object_set_new(o, "result", json_string(create ? "added" : "updated"));
+		if (purge)
+			json_object_set_new(o, "purged", json_integer(purged));
 		output_json(o);
 	} else {
 		printf("domain %s %s\n", d->name, create ? "added" : "updated");
+		if (purge) {
+			char	shown[DOMAIN_NAME_MAX + 2];
+
+			snprintf(shown, sizeof(shown), "@%s", d->name);
+			cache_print_purged(shown, purged);
+		}
 	}
 	return 0;
 }
@@ -254,6 +275,7 @@ static int
 domain_del(struct mhlist *m, int argc, char **argv)
 {
 	char	name[DOMAIN_NAME_MAX + 1];
+	long long purged = 0;
 	int	status;
 
 	if (argc != 2)
@@ -263,14 +285,25 @@ domain_del(struct mhlist *m, int argc, char **argv)
 	status = mhlist_found(m, store_domain_delete(mhlist_store(m), name), "domain", name);
 	if (status != 0)
 		return status;
+	/* its call-ahead verdicts go too: a domain added again starts afresh */
+	if (cache_purge_domain(m, name, &purged) != STORE_OK)
+		return mhlist_fail(EX_UNAVAILABLE, "domain %s deleted, but its cached call-ahead verdicts "
+				   "were not purged: %s", name, m->st.errstr);
 	if (m->json) {
 		json_t *o = json_object();
 
 		json_object_set_new(o, "domain", json_string(name));
 		json_object_set_new(o, "result", json_string("deleted"));
+		json_object_set_new(o, "purged", json_integer(purged));
 		output_json(o);
 	} else {
 		printf("domain %s deleted\n", name);
+		if (purged) {
+			char	shown[DOMAIN_NAME_MAX + 2];
+
+			snprintf(shown, sizeof(shown), "@%s", name);
+			cache_print_purged(shown, purged);
+		}
 	}
 	return 0;
 }

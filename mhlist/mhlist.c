@@ -61,6 +61,12 @@ static const struct mhlist_command {
 		"account del USER\n"
 		"  show and list give today's use: used_today, left, resets_at (next 00:00 UTC\n"
 		"  by Redis's clock); limit = blocks x outbound.relays_per_block, 0 when disabled\n"},
+	{"cache", cmd_cache,
+		"cache show ADDRESS|@DOMAIN\n"
+		"cache purge ADDRESS|@DOMAIN\n"
+		"  call-ahead verdicts mhpolicyd cached: show gives each one's verdict, age,\n"
+		"  expiry, host:port probed, code and remote text; purge drops them for every\n"
+		"  node (domain set of dest, port or callahead purges the domain's)\n"},
 	{"check", cmd_check,
 		"check DOMAIN\n"
 		"  MX order against node.hostnames, the SPF record, the destination's banner\n"

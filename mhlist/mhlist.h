@@ -26,6 +26,12 @@ int	cmd_blacklist(struct mhlist *, int, char **);
 int	cmd_account(struct mhlist *, int, char **);
 int	cmd_explain(struct mhlist *, int, char **);
 int	cmd_check(struct mhlist *, int, char **);
+int	cmd_cache(struct mhlist *, int, char **);
+
+/* cache_purge_domain - drop a domain's cached call-ahead verdicts (cmd_cache.c); errors in m->st.errstr */
+enum store_result cache_purge_domain(struct mhlist *, const char *domain, long long *purged);
+/* cache_print_purged - "purged N cached call-ahead verdicts for WHAT" on stdout */
+void	cache_print_purged(const char *what, long long purged);
 
 /* mhlist_store - the store, connecting to Redis now; exits 69 when it cannot */
 struct store *mhlist_store(struct mhlist *);
