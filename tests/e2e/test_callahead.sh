@@ -43,6 +43,17 @@ fakesmtp() {
 		--delay "${4:-1}" --log "$TMP/$1.smtp.log"
 	wait_until 10 test -s "$TMP/$1.smtp.log.ready" || hard_error "fakesmtp $1: $(cat "$TMP/smtp-$1.log")"
 }
+# hostile servers, one per behaviour, each on its own address (dest given as an IP: mhlist warns)
+HOSTILE="nobanner latebanner:20 bytewise:0.01 bytewise:0.5 endless longline garbage closebanner ehlo5xx helo5xx mail5xx rcpt4xx nasty nul badcode code999 pipelined slow:4"
+hn=40
+declare -A HADDR
+for h in $HOSTILE; do
+	name=${h%%:*}-${hn}
+	HADDR[$h]=127.0.0.$hn
+	fakesmtp "h$hn" "127.0.0.$hn" "${h%%:*}" "$( [ "${h#*:}" != "$h" ] && echo "${h#*:}" || echo 1)"
+	hn=$((hn + 1))
+done
+hdomain() { echo "h${HADDR[$1]##*.}.test"; }
 fakesmtp ok 127.0.0.11 ok
 fakesmtp hang 127.0.0.12 nobanner
 fakesmtp slow 127.0.0.13 slow 1
@@ -70,6 +81,15 @@ mh domain add hang.test --service relay --dest hang.dest.test --port 2525
 mh domain add slow.test --service relay --dest slow.dest.test --port 2525
 mh domain add many.test --service relay --dest many.dest.test --port 2525
 mh domain add off.test --service relay --dest ok.dest.test --port 2525 --callahead off
+for h in $HOSTILE; do
+	"$MHLIST" -c "$CONF" domain add "$(hdomain "$h")" --service relay --dest "${HADDR[$h]}" --port 2525 >/dev/null 2>&1 ||
+		fail "mhlist domain add $(hdomain "$h")"
+done
+HDOMAINS= HROUTES=
+for h in $HOSTILE; do
+	HDOMAINS="$HDOMAINS $(hdomain "$h")"
+	HROUTES="$HROUTES, $(hdomain "$h")=smtp:[127.0.0.5]:2525"
+done
 mh domain add loop.test --service relay --dest loop.dest.test --port 2525
 
 start_bg mhpolicyd "$POLICYD" -c "$CONF" -f -v
@@ -78,8 +98,8 @@ wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did 
 
 postfix_start relay1 \
 	"myhostname = $NODE" \
-	'relay_domains = ok.test hang.test slow.test many.test off.test loop.test' \
-	'transport_maps = inline:{ ok.test=smtp:[127.0.0.5]:2525, hang.test=smtp:[127.0.0.5]:2525, slow.test=smtp:[127.0.0.5]:2525, many.test=smtp:[127.0.0.5]:2525, off.test=smtp:[127.0.0.5]:2525, loop.test=smtp:[127.0.0.15]:2525 }' \
+	"relay_domains = ok.test hang.test slow.test many.test off.test loop.test$HDOMAINS" \
+	"transport_maps = inline:{ ok.test=smtp:[127.0.0.5]:2525, hang.test=smtp:[127.0.0.5]:2525, slow.test=smtp:[127.0.0.5]:2525, many.test=smtp:[127.0.0.5]:2525, off.test=smtp:[127.0.0.5]:2525, loop.test=smtp:[127.0.0.15]:2525$HROUTES }" \
 	"smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:$PPORT" \
 	'smtpd_policy_service_timeout = 100s' \
 	"smtpd_policy_service_default_action = 451 4.3.5 Policy service unavailable; try again later" \
@@ -134,6 +154,23 @@ pttl=$(redis_cli redis PTTL "mh:{hang.test}:ca:dave")
 check "...for tempfail_ttl (5m; PTTL $pttl)" [ "$pttl" -gt 290000 ] && [ "$pttl" -le 300000 ]
 assert_contains "$(cat "$TMP/mhpolicyd.log")" "callahead: <dave@hang.test> at hang.dest.test:2525: inconclusive: banner: timed out" \
 	"...and logged"
+
+# --- hostile servers, through Postfix: the reply the sender gets, in bounded time ----------------
+# (connect_timeout 2 s + 5 x reply_timeout 3 s = 17 s at the very most; most end at one reply_timeout)
+for h in $HOSTILE; do
+	d=$(hdomain "$h")
+	rcpt "victim@$d"
+	case ${h%%:*} in
+	nasty)
+		assert_eq "550 5.1.1 <victim@$d>: Recipient address rejected: User unknown (verified at ${HADDR[$h]}:2525: \"5.1.1 'bad'guy [31mred[0m caf\")" \
+			"$RCPT_REPLY" "$h: refused, the remote text cleaned of CR, ESC, quotes and 8-bit bytes" ;;
+	*)
+		assert_match "$RCPT_REPLY" '^250 ' "$h: accepted (${RCPT_MS} ms): $(cached "$d" victim | cut -d' ' -f1,5-)" ;;
+	esac
+	check "$h: within the configured timeouts (${RCPT_MS} ms <= 17000 + slack)" [ "$RCPT_MS" -le 20000 ]
+	check "$h: mhpolicyd still serving" pid_alive "$POLICYD_PID"
+done
+assert_eq "DUNNO" "$(policy alice@ok.test | sed 's/^action=//')" "after them all: mhpolicyd answers"
 
 # --- a slow destination does not hold up another domain ------------------------------------------
 policy erin@hang.test >"$TMP/slow-answer" &
@@ -201,6 +238,19 @@ assert_contains "$T_OUT" "the client sees: 550 5.1.1 <unknown1@ok.test>: Recipie
 run "$MHLIST" -c "$CONF" explain sender@client.test nobody-yet@ok.test
 assert_contains "$T_OUT" "callahead: nothing cached: mhpolicyd would probe now" "explain: nothing cached: would probe"
 assert_eq 0 "$(rcpts ok nobody-yet@ok.test)" "...explain itself does not probe"
+
+# --- mhlist cache: a stale "user unknown" cleared for all nodes at once --------------------------
+run "$MHLIST" -c "$CONF" cache show unknown1@ok.test
+assert_match "$T_OUT" 'unknown1@ok\.test +reject ' "cache show: the cached refusal"
+run "$MHLIST" -c "$CONF" cache purge unknown1@ok.test
+assert_contains "$T_OUT" "purged 1 cached call-ahead verdict" "cache purge: dropped"
+rcpt unknown1@ok.test
+assert_match "$RCPT_REPLY" '^550 5\.1\.1 ' "the next RCPT probes again (the server still refuses)"
+assert_eq 2 "$(rcpts ok unknown1@ok.test)" "...a second probe at the destination"
+"$MHLIST" -c "$CONF" domain set ok.test --port 2525 >/dev/null
+assert_eq "" "$(cached ok.test unknown1)" "domain set --port purges the domain's verdicts"
+rcpt unknown1@ok.test
+assert_eq 3 "$(rcpts ok unknown1@ok.test)" "...and the next RCPT probes again"
 
 # --- mhlist check: a test call-ahead with its transcript ---------------------------------------
 run "$MHLIST" -c "$CONF" check ok.test unknown9
