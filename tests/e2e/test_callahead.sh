@@ -55,6 +55,13 @@ for h in $HOSTILE; do
 done
 hdomain() { echo "h${HADDR[$1]##*.}.test"; }
 fakesmtp ok 127.0.0.11 ok
+# Postfix's smtp-sink: one accepting everything, one refusing every RCPT with 5xx
+SINK_USER=()
+[ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)	# smtp-sink will not run as root
+start_bg sink-all smtp-sink "${SINK_USER[@]}" 127.0.0.21:2525 100
+start_bg sink-rej smtp-sink "${SINK_USER[@]}" -f RCPT 127.0.0.22:2525 100
+wait_until 10 sh -c 'ss -Htln | grep -q "127.0.0.21:2525" && ss -Htln | grep -q "127.0.0.22:2525"' ||
+	hard_error "smtp-sink did not start"
 fakesmtp hang 127.0.0.12 nobanner
 fakesmtp slow 127.0.0.13 slow 1
 fakesmtp many 127.0.0.14 slow 0.2
@@ -81,6 +88,8 @@ mh domain add hang.test --service relay --dest hang.dest.test --port 2525
 mh domain add slow.test --service relay --dest slow.dest.test --port 2525
 mh domain add many.test --service relay --dest many.dest.test --port 2525
 mh domain add off.test --service relay --dest ok.dest.test --port 2525 --callahead off
+"$MHLIST" -c "$CONF" domain add sinkall.test --service relay --dest 127.0.0.21 --port 2525 >/dev/null 2>&1 || fail "domain add sinkall.test"
+"$MHLIST" -c "$CONF" domain add sinkrej.test --service relay --dest 127.0.0.22 --port 2525 >/dev/null 2>&1 || fail "domain add sinkrej.test"
 for h in $HOSTILE; do
 	"$MHLIST" -c "$CONF" domain add "$(hdomain "$h")" --service relay --dest "${HADDR[$h]}" --port 2525 >/dev/null 2>&1 ||
 		fail "mhlist domain add $(hdomain "$h")"
@@ -98,8 +107,8 @@ wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did 
 
 postfix_start relay1 \
 	"myhostname = $NODE" \
-	"relay_domains = ok.test hang.test slow.test many.test off.test loop.test$HDOMAINS" \
-	"transport_maps = inline:{ ok.test=smtp:[127.0.0.5]:2525, hang.test=smtp:[127.0.0.5]:2525, slow.test=smtp:[127.0.0.5]:2525, many.test=smtp:[127.0.0.5]:2525, off.test=smtp:[127.0.0.5]:2525, loop.test=smtp:[127.0.0.15]:2525$HROUTES }" \
+	"relay_domains = ok.test hang.test slow.test many.test off.test loop.test sinkall.test sinkrej.test$HDOMAINS" \
+	"transport_maps = inline:{ ok.test=smtp:[127.0.0.5]:2525, hang.test=smtp:[127.0.0.5]:2525, slow.test=smtp:[127.0.0.5]:2525, many.test=smtp:[127.0.0.5]:2525, off.test=smtp:[127.0.0.5]:2525, loop.test=smtp:[127.0.0.15]:2525, sinkall.test=smtp:[127.0.0.5]:2525, sinkrej.test=smtp:[127.0.0.5]:2525$HROUTES }" \
 	"smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:127.0.0.1:$PPORT" \
 	'smtpd_policy_service_timeout = 100s' \
 	"smtpd_policy_service_default_action = 451 4.3.5 Policy service unavailable; try again later" \
@@ -143,6 +152,14 @@ assert_match "$RCPT_REPLY" '^550 5\.1\.1 ' "another spelling of the address: the
 rcpt carol@off.test
 assert_match "$RCPT_REPLY" '^250 ' "callahead off: accepted"
 assert_eq 0 "$(rcpts ok carol@off.test)" "...with no probe"
+
+# --- Postfix's smtp-sink as the destination ----------------------------------------------------
+rcpt anyone@sinkall.test
+assert_match "$RCPT_REPLY" '^250 ' "smtp-sink (accepts all): accepted"
+assert_match "$(cached sinkall.test anyone)" '^accept [0-9]+ 250 127\.0\.0\.21:2525 ' "...cached accept"
+rcpt anyone@sinkrej.test
+assert_eq "550 5.1.1 <anyone@sinkrej.test>: Recipient address rejected: User unknown (verified at 127.0.0.22:2525: \"5.3.0 Error: command failed\")" \
+	"$RCPT_REPLY" "smtp-sink -f RCPT (5xx): refused with its text"
 
 # --- a destination that never answers ------------------------------------------------------
 rcpt dave@hang.test
