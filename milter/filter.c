@@ -64,7 +64,7 @@
  *   QUEUEID: reject: RCPT from NAME[ADDR]: 550 5.1.1 ...; from=<S> to=<R>
  * a Redis failure as a warning, and with -v each decision.
  *
- * Public: milter_desc, milter_rconn, milter_threads_init.
+ * Public: milter_desc, milter_rconn, milter_threads_init, milter_threads_end.
  */
 #include "config.h"
 
@@ -159,13 +159,32 @@ struct mlfi_conn {
 
 /* --- this thread's Redis -------------------------------------------------------- */
 
-static pthread_key_t milter_rconn_key;
+/*
+ * Each libmilter thread uses one Redis connection, taken at its first
+ * need. libmilter makes and ends threads all the time (about one a
+ * message under load), so a thread's connection is not closed when the
+ * thread ends: it goes back to a small pool for the next thread, which
+ * spares a connect (and its setup) for nearly every message.
+ */
+#define MILTER_RCONN_POOL	64	/* idle connections kept */
 
-/* milter_rconn_free - at thread exit */
+static pthread_key_t milter_rconn_key;
+static pthread_mutex_t milter_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rconn *milter_pool[MILTER_RCONN_POOL];
+static size_t milter_npool;
+
+/* milter_rconn_free - at thread exit: back to the pool, or closed when it is full */
 static void
 milter_rconn_free(void *rc)
 {
-	rconn_free(rc);
+	pthread_mutex_lock(&milter_pool_lock);
+	if (milter_npool < MILTER_RCONN_POOL) {
+		milter_pool[milter_npool++] = rc;
+		rc = NULL;
+	}
+	pthread_mutex_unlock(&milter_pool_lock);
+	if (rc)
+		rconn_free(rc);
 }
 
 /* milter_threads_init - the key of the per-thread connection */
@@ -176,14 +195,29 @@ milter_threads_init(void)
 		msg_fatal(71, "pthread_key_create failed");
 }
 
-/* milter_rconn - this thread's connection, made at its first use */
+/* milter_threads_end - close the pooled connections (at exit) */
+void
+milter_threads_end(void)
+{
+	pthread_mutex_lock(&milter_pool_lock);
+	while (milter_npool > 0)
+		rconn_free(milter_pool[--milter_npool]);
+	pthread_mutex_unlock(&milter_pool_lock);
+}
+
+/* milter_rconn - this thread's connection: from the pool, or new, at its first use */
 struct rconn *
 milter_rconn(void)
 {
 	struct rconn *rc = pthread_getspecific(milter_rconn_key);
 
 	if (rc == NULL) {
-		rc = rconn_new(milter_conf);
+		pthread_mutex_lock(&milter_pool_lock);
+		if (milter_npool > 0)
+			rc = milter_pool[--milter_npool];
+		pthread_mutex_unlock(&milter_pool_lock);
+		if (rc == NULL)
+			rc = rconn_new(milter_conf);
 		if (pthread_setspecific(milter_rconn_key, rc) != 0)
 			msg_panic("pthread_setspecific failed");
 	}

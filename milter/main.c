@@ -138,6 +138,7 @@ main(int argc, char **argv)
 	rc = smfi_main();
 
 	msg_info("stopped");
+	milter_threads_end();
 	spf_shutdown();
 	daemon_pidfile_remove();
 	conf_free(milter_conf);

@@ -20,6 +20,8 @@ extern struct smfiDesc milter_desc;
 struct rconn *milter_rconn(void);
 /* milter_threads_init - once, before smfi_main */
 void	milter_threads_init(void);
+/* milter_threads_end - once, after smfi_main: close the pooled Redis connections */
+void	milter_threads_end(void);
 
 /*
  * milter_connstr - milter.listen as libmilter writes it: inet:127.0.0.1:10028

@@ -100,10 +100,28 @@ spf_now(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * A thread's channel goes back to a small pool when the thread ends
+ * (libmilter ends threads often): the next thread takes it, sparing a
+ * channel's setup (and resolv.conf's reading) per message.
+ */
+#define SPF_CHANNEL_POOL	64
+
+static pthread_mutex_t spf_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static ares_channel spf_pool[SPF_CHANNEL_POOL];
+static size_t spf_npool;
+
 static void
 spf_channel_free(void *ch)
 {
-	ares_destroy(ch);
+	pthread_mutex_lock(&spf_pool_lock);
+	if (spf_npool < SPF_CHANNEL_POOL) {
+		spf_pool[spf_npool++] = ch;
+		ch = NULL;
+	}
+	pthread_mutex_unlock(&spf_pool_lock);
+	if (ch)
+		ares_destroy(ch);
 }
 
 /* spf_channel - this thread's channel, made at its first use; NULL when that failed */
@@ -115,7 +133,11 @@ spf_channel(void)
 
 	if (ch)
 		return ch;
-	if (dnsq_channel_init(&ch, spf_conf, NULL, NULL, err, sizeof(err)) < 0) {
+	pthread_mutex_lock(&spf_pool_lock);
+	if (spf_npool > 0)
+		ch = spf_pool[--spf_npool];
+	pthread_mutex_unlock(&spf_pool_lock);
+	if (ch == NULL && dnsq_channel_init(&ch, spf_conf, NULL, NULL, err, sizeof(err)) < 0) {
 		msg_warn("spf: %s", err);
 		return NULL;
 	}
@@ -381,6 +403,10 @@ spf_shutdown(void)
 	if (spf_server)
 		SPF_server_free(spf_server);
 	spf_server = NULL;
+	pthread_mutex_lock(&spf_pool_lock);
+	while (spf_npool > 0)
+		ares_destroy(spf_pool[--spf_npool]);
+	pthread_mutex_unlock(&spf_pool_lock);
 }
 
 /* spf_result_of - libspf2's result as ours */
