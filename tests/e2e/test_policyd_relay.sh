@@ -9,7 +9,7 @@
 #   - DNSBL hit with its TXT (IPv4 and IPv6 clients), error codes ignored,
 #     whitelisted sender and client skip the DNSBL;
 #   - unknown domains: Postfix's own Relay access denied;
-#   - Redis stopped: 451 4.3.0; restarted: accepting again within a second,
+#   - Redis stopped: 451 4.3.0; restarted: accepting again (within the 5 s backoff cap),
 #     and every accepted message delivered exactly once.
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
@@ -236,14 +236,14 @@ check "mhpolicyd still runs with Redis down" pid_alive "$POLICYD_PID"
 redis_restart
 t0=$(now_ms)
 back_at=
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	if [ "$(socketmap_query relay_domains relay.test)" = "OK relay.test" ]; then
 		back_at=$(( $(now_ms) - t0 )); break
 	fi
 	sleep 0.02
 done
 check "Redis back: mhpolicyd answers from it again (${back_at:-never} ms after the restart)" test -n "$back_at"
-[ -n "$back_at" ] && check "Redis back: within a second" test "$back_at" -lt 1000
+[ -n "$back_at" ] && check "Redis back: within the reconnect backoff's cap (5 s; a liveness bound)" test "$back_at" -lt 5000
 send alice@sender.test bob@relay.test --header 'Message-ID: <up-1@test>'
 assert_match "$(smtp_data_reply)" '^250 ' "Redis back: mail accepted through Postfix"
 sink_wait dest 1 20
