@@ -178,16 +178,18 @@ spf_wait(ares_channel ch, struct spf_answer *a)
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 		struct timeval max, tv, *tvp;
 		int64_t	left = spf_deadline - spf_now();
-		int	bits, n = 0, ms, rc;
+		unsigned bits;
+		int	n = 0, ms, rc;
 
 		if (left <= 0) {
 			ares_cancel(ch);	/* the callback runs: ARES_ECANCELLED */
 			break;
 		}
-		bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+		/* c-ares's ARES_GETSOCK_WRITABLE shifts an int by up to 31: tested unsigned here */
+		bits = (unsigned) ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short	ev = (short) ((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0)
-					      | (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			short	ev = (short) ((bits & (1u << i) ? POLLIN : 0)
+					      | (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
 
 			if (ev) {
 				pfd[n].fd = socks[i];
