@@ -36,7 +36,8 @@ BIG=$((60 * 1024 * 1024))	# the oversized message's body
 clamd_start
 
 # --- Redis, the domain, mhmilter, Postfix ------------------------------------------
-sink_start dest 2525 --host 127.0.0.5
+DPORT=$(free_port)	# not a fixed port: other tests outside a namespace use 127.0.0.5 too
+sink_start dest "$DPORT" --host 127.0.0.5
 redis_start
 MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
@@ -53,7 +54,7 @@ wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did no
 
 postfix_start mx \
 	'relay_domains = example.com' \
-	'transport_maps = inline:{ example.com=smtp:[127.0.0.5]:2525 }' \
+	"transport_maps = inline:{ example.com=smtp:[127.0.0.5]:$DPORT }" \
 	"smtpd_milters = inet:127.0.0.1:$MPORT" 'milter_default_action = tempfail' 'milter_protocol = 6' \
 	'message_size_limit = 83886080' 'mailbox_size_limit = 0'
 MX=$(postfix_port mx)

@@ -27,7 +27,8 @@ spamd_start 'body MHKIT_A /mhkit-token-a/' 'score MHKIT_A 2.9' 'describe MHKIT_A
 	'body MHKIT_B /mhkit-token-b/' 'score MHKIT_B 3.0' 'describe MHKIT_B test rule' \
 	'body MHKIT_C /mhkit-token-c/' 'score MHKIT_C 4.0' 'describe MHKIT_C test rule'
 
-sink_start dest 2525 --host 127.0.0.5
+DPORT=$(free_port)	# not a fixed port: other tests outside a namespace use 127.0.0.5 too
+sink_start dest "$DPORT" --host 127.0.0.5
 redis_start
 MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
@@ -43,7 +44,7 @@ MILTER_PID=$BG_PID
 wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start: $(cat "$TMP/mhmilter.log")"
 postfix_start mx \
 	'relay_domains = example.com example.net example.org' \
-	'transport_maps = inline:{ example.com=smtp:[127.0.0.5]:2525, example.net=smtp:[127.0.0.5]:2525, example.org=smtp:[127.0.0.5]:2525 }' \
+	"transport_maps = inline:{ example.com=smtp:[127.0.0.5]:$DPORT, example.net=smtp:[127.0.0.5]:$DPORT, example.org=smtp:[127.0.0.5]:$DPORT }" \
 	"smtpd_milters = inet:127.0.0.1:$MPORT" 'milter_default_action = tempfail' 'milter_protocol = 6'
 MX=$(postfix_port mx)
 

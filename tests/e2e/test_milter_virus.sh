@@ -22,7 +22,8 @@ SOCK=$CLAMD_SOCK NAME=$CLAMD_SIG_NAME
 clamd_mail_with_signature "$TMP/virus.eml"
 
 # --- Redis, the domains, mhmilter, Postfix ------------------------------------------
-sink_start dest 2525 --host 127.0.0.5
+DPORT=$(free_port)	# not a fixed port: other tests outside a namespace use 127.0.0.5 too
+sink_start dest "$DPORT" --host 127.0.0.5
 redis_start
 MPORT=$(free_port)
 CONF=$TMP/mhkit.conf
@@ -44,7 +45,7 @@ start_milter
 
 postfix_start mx \
 	'relay_domains = example.com example.org example.net' \
-	'transport_maps = inline:{ example.com=smtp:[127.0.0.5]:2525, example.org=smtp:[127.0.0.5]:2525, example.net=smtp:[127.0.0.5]:2525 }' \
+	"transport_maps = inline:{ example.com=smtp:[127.0.0.5]:$DPORT, example.org=smtp:[127.0.0.5]:$DPORT, example.net=smtp:[127.0.0.5]:$DPORT }" \
 	"smtpd_milters = inet:127.0.0.1:$MPORT" 'milter_default_action = tempfail' 'milter_protocol = 6'
 MX=$(postfix_port mx)
 send() { send_mail "$MX" "$@"; }
