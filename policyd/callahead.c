@@ -14,12 +14,19 @@
  *     "NODE HOST:PORT"), which lives as long as a probe can.
  *  3a. Taken: take a slot of the destination (a Lua script on the ZSET
  *     mh:{cadest:HOST:PORT}:inflight: expired members dropped by Redis's
- *     clock, then a member added only if fewer than the cap remain). No
- *     slot: poll every CALLAHEAD_POLL_MS until one frees or the wait is
- *     over (busy: inconclusive, not cached). Slot: probe; write the
- *     verdict (PX positive_ttl / negative_ttl / tempfail_ttl), give back
- *     the slot and the lock (a script deletes the lock only if it is
- *     still ours), answer.
+ *     clock, then a member added only if fewer than the cap remain). The
+ *     checks of this process that want a slot of one destination queue
+ *     up here, in arrival order, and only the first asks Redis: at once,
+ *     then every CALLAHEAD_POLL_MS, and at once again when a probe of
+ *     ours to that destination ends. So a destination that hangs with
+ *     hundreds of checks waiting costs Redis a few commands a second,
+ *     not one per check per poll. A check still waiting at its deadline
+ *     is "destination busy" (inconclusive, not cached). Slot: probe;
+ *     write the verdict (PX positive_ttl / negative_ttl / tempfail_ttl),
+ *     give back the lock (a script deletes it only if it is still ours),
+ *     answer; give back the slot when the probe's connection is gone
+ *     (the server closed it after our QUIT, or reply_timeout passed), so
+ *     the destination never holds more than the cap of our connections.
  *  3b. Held by another probe: a request that looks like a verification
  *     probe (null sender, double-bounce@, postmaster@, mailer-daemon@, or
  *     the client is the very address being probed) is the other relay
@@ -36,6 +43,10 @@
  * CALLAHEAD_TOTAL_MAX_MS, below Postfix's 100 s policy timeout. Redis
  * failing at any step: inconclusive without a probe (without Redis there
  * is no single flight and no cap, so no probe is the safe side), logged.
+ *
+ * A verdict in the local copy is answered before anything is allocated
+ * (callahead_check's first lines): the cache-hit path costs a key name,
+ * a lookup and a parse.
  *
  * A check outlives its callback while its last Redis writes are out; it
  * is freed when both are done.
@@ -89,6 +100,8 @@ enum ca_state {
 	CA_DONE
 };
 
+struct ca_queue;
+
 struct ca_check {
 	struct policyd *pd;
 	const struct conf *conf;
@@ -115,9 +128,27 @@ struct ca_check {
 	int	restarted;		/* the lock vanished without a verdict once already */
 	int	own_lock, own_slot;
 	struct probe *probe;
+	struct ca_queue *queue;		/* waiting for a slot (CA_SLOT) */
+	struct ca_check *qnext;
+	int	asking;			/* its slot script is out */
+	int	kicked;			/* a slot freed while it was out: ask again at once */
 };
 
+/*
+ * The checks of this process waiting for a slot of one destination, first
+ * come first served; only the head asks Redis. One list for the process
+ * (one event loop); a queue lives while it has checks, and there are as
+ * many as destinations with probes waiting.
+ */
+struct ca_queue {
+	struct ca_queue *next;
+	struct ca_check *head, *tail;
+	char	dkey[KEYS_MAX];
+};
+static struct ca_queue *ca_queues;
+
 static unsigned long ca_seq;		/* slot ids: node, pid, sequence */
+static long ca_pid;			/* getpid() once: it is a system call */
 
 const char *
 callahead_source_name(enum callahead_source s)
@@ -151,6 +182,8 @@ ca_node(const struct conf *conf)
 	return host;
 }
 
+static void ca_dequeue(struct ca_check *);
+
 static void
 ca_free_if_done(struct ca_check *c)
 {
@@ -175,6 +208,8 @@ ca_answer(struct ca_check *c, enum callahead_source src, const struct cacache_en
 	c->state = CA_DONE;
 	if (c->timer)
 		evtimer_del(c->timer);
+	if (c->queue)
+		ca_dequeue(c);
 	r.source = src;
 	r.e = *e;
 	c->cb(&r, c->arg);
@@ -206,14 +241,21 @@ ca_done_cmd(redisReply *rep, void *arg)
 	ca_free_if_done(c);
 }
 
-/* ca_release - give back the slot and the lock we hold */
+static void ca_kick(const char *dkey);
+
+/*
+ * ca_release - give back the lock and the slot we hold; the slot only once
+ * our probe's connection is gone (ca_probe_closed): until the server has
+ * let it go, it still counts against max_per_destination
+ */
 static void
 ca_release(struct ca_check *c)
 {
-	if (c->own_slot) {
+	if (c->own_slot && c->probe == NULL) {
 		c->own_slot = 0;
 		if (aredis_command(c->pd->redis, ca_done_cmd, c, "ZREM %s %s", c->dkey, c->slot_id) == 0)
 			c->outstanding++;
+		ca_kick(c->dkey);	/* after the ZREM, on the same connection */
 	}
 	if (c->own_lock) {
 		c->own_lock = 0;
@@ -248,7 +290,6 @@ ca_probed(const struct probe_result *pr, void *arg)
 	char	val[CACACHE_VALUE_MAX + 1];
 	uint64_t ttl;
 
-	c->probe = NULL;
 	memset(&e, 0, sizeof(e));
 	e.at = (long long) time(NULL);
 	e.code = pr->code;
@@ -284,6 +325,17 @@ ca_probed(const struct probe_result *pr, void *arg)
 	ca_answer(c, CALLAHEAD_PROBE, &e);
 }
 
+/* ca_probe_closed - our probe's connection is gone: the slot is free */
+static void
+ca_probe_closed(void *arg)
+{
+	struct ca_check *c = arg;
+
+	c->probe = NULL;
+	ca_release(c);
+	ca_free_if_done(c);
+}
+
 static void
 ca_start_probe(struct ca_check *c)
 {
@@ -301,6 +353,7 @@ ca_start_probe(struct ca_check *c)
 	snprintf(c->buf, sizeof(c->buf), "%s@%s", c->local, c->domain);
 	spec.connect_timeout_ms = c->conf->callahead_connect_timeout_ms;
 	spec.reply_timeout_ms = c->conf->callahead_reply_timeout_ms;
+	spec.closed = ca_probe_closed;
 	c->state = CA_PROBE;
 	if ((c->probe = probe_start(c->pd->base, c->pd->dns, &spec, ca_probed, c)) == NULL) {
 		ca_release(c);
@@ -316,14 +369,116 @@ ca_start_probe(struct ca_check *c)
 	}
 }
 
+/* --- this process's queues for a destination's slots --------------------------------------- */
+
+/* ca_soon - run the check's timer on the next loop pass (no recursion through answers) */
+static void
+ca_soon(struct ca_check *c)
+{
+	static const struct timeval zero = {0, 0};
+
+	evtimer_del(c->timer);
+	evtimer_add(c->timer, &zero);
+}
+
+/* ca_kick - a slot of dkey freed here: its queue's head asks again now */
+static void
+ca_kick(const char *dkey)
+{
+	for (struct ca_queue *q = ca_queues; q; q = q->next) {
+		if (strcmp(q->dkey, dkey) != 0)
+			continue;
+		if (q->head->asking)
+			q->head->kicked = 1;
+		else
+			ca_soon(q->head);
+		return;
+	}
+}
+
+/* ca_enqueue - join the destination's queue; 1 when c is its head (it asks now) */
+static int
+ca_enqueue(struct ca_check *c)
+{
+	struct ca_queue *q;
+
+	for (q = ca_queues; q; q = q->next)
+		if (strcmp(q->dkey, c->dkey) == 0)
+			break;
+	if (q == NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL)
+			return -1;
+		memcpy(q->dkey, c->dkey, sizeof(q->dkey));
+		q->next = ca_queues;
+		ca_queues = q;
+	}
+	c->queue = q;
+	c->qnext = NULL;
+	if (q->tail)
+		q->tail->qnext = c;
+	else
+		q->head = c;
+	q->tail = c;
+	return q->head == c;
+}
+
+/* ca_dequeue - leave the queue; a new head asks on the next loop pass */
+static void
+ca_dequeue(struct ca_check *c)
+{
+	struct ca_queue *q = c->queue, **qp;
+	struct ca_check **pp, *prev = NULL;
+
+	for (pp = &q->head; *pp && *pp != c; pp = &(*pp)->qnext)
+		prev = *pp;
+	if (*pp == NULL)
+		return;
+	*pp = c->qnext;
+	if (q->tail == c)
+		q->tail = prev;
+	c->queue = NULL;
+	c->qnext = NULL;
+	if (q->head) {
+		if (prev == NULL && !q->head->asking)
+			ca_soon(q->head);
+		return;
+	}
+	for (qp = &ca_queues; *qp != q; qp = &(*qp)->next)
+		;
+	*qp = q->next;
+	free(q);
+}
+
+/* ca_deadline_left - ms to the check's deadline (0: passed) */
+static uint64_t
+ca_deadline_left(const struct ca_check *c)
+{
+	uint64_t el = ca_elapsed(c);
+
+	return c->total_ms > el ? c->total_ms - el : 0;
+}
+
+/* ca_busy - the deadline passed in the queue */
+static void
+ca_busy(struct ca_check *c)
+{
+	msg_info("callahead: <%s@%s>: %s has had %u probes in flight too long: inconclusive",
+		 c->local, c->domain, c->where, c->conf->callahead_max_per_destination);
+	ca_release(c);
+	ca_inconclusive(c, CALLAHEAD_BUSY, "destination busy");
+}
+
 /* --- the destination's slot ---------------------------------------------------------- */
 
 static void
 ca_slot_done(redisReply *rep, void *arg)
 {
 	struct ca_check *c = arg;
+	int	kicked = c->kicked;
 
 	c->outstanding--;
+	c->asking = 0;
+	c->kicked = 0;
 	if (c->answered) {
 		if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
 			c->own_slot = 1;
@@ -339,22 +494,26 @@ ca_slot_done(redisReply *rep, void *arg)
 	}
 	if (rep->integer == 1) {
 		c->own_slot = 1;
+		ca_dequeue(c);
 		ca_start_probe(c);
 		return;
 	}
-	if (ca_wait_timer(c, CALLAHEAD_POLL_MS) < 0) {
-		msg_info("callahead: <%s@%s>: %s has had %u probes in flight too long: inconclusive",
-			 c->local, c->domain, c->where, c->conf->callahead_max_per_destination);
-		ca_release(c);
-		ca_inconclusive(c, CALLAHEAD_BUSY, "destination busy");
-	}
+	if (kicked)
+		ca_soon(c);
+	else if (ca_wait_timer(c, CALLAHEAD_POLL_MS) < 0)
+		ca_busy(c);
 }
 
+/* ca_slot - ask for a slot (the queue's head) */
 static void
 ca_slot(struct ca_check *c)
 {
-	uint64_t left = c->total_ms > ca_elapsed(c) ? c->total_ms - ca_elapsed(c) : 1;
+	uint64_t left = ca_deadline_left(c);
 
+	if (left == 0) {
+		ca_busy(c);
+		return;
+	}
 	c->state = CA_SLOT;
 	if (aredis_command(c->pd->redis, ca_slot_done, c, "EVAL %s 1 %s %u %llu %s", ca_slot_script,
 			   c->dkey, c->conf->callahead_max_per_destination, (unsigned long long) left,
@@ -364,6 +523,26 @@ ca_slot(struct ca_check *c)
 		return;
 	}
 	c->outstanding++;
+	c->asking = 1;
+}
+
+/* ca_queue_slot - the lock is ours: wait for a slot in this process's queue */
+static void
+ca_queue_slot(struct ca_check *c)
+{
+	int	head = ca_enqueue(c);
+	uint64_t left = ca_deadline_left(c);
+	struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000 * 1000)};
+
+	c->state = CA_SLOT;
+	if (head < 0) {
+		ca_release(c);
+		ca_inconclusive(c, CALLAHEAD_ERROR, "out of memory");
+	} else if (head) {
+		ca_slot(c);
+	} else {
+		evtimer_add(c->timer, &tv);	/* its deadline, unless it becomes the head first */
+	}
 }
 
 /* --- another probe of the address ------------------------------------------------------ */
@@ -491,7 +670,7 @@ ca_locked(redisReply *rep, void *arg)
 	}
 	if (rep->type == REDIS_REPLY_STATUS) {
 		c->own_lock = 1;
-		ca_slot(c);
+		ca_queue_slot(c);
 		return;
 	}
 	c->state = CA_HELD;
@@ -550,7 +729,10 @@ ca_timer(evutil_socket_t fd, short what, void *arg)
 		ca_poll(c);
 		break;
 	case CA_SLOT:
-		ca_slot(c);
+		if (c->queue && c->queue->head != c)
+			ca_busy(c);	/* its deadline, still behind others */
+		else
+			ca_slot(c);
 		break;
 	case CA_PROBE:
 		/* stopped, and cached as inconclusive like any other timeout */
@@ -576,15 +758,27 @@ void
 callahead_check(struct policyd *pd, const struct conf *conf, const struct callahead_request *req,
 		callahead_cb *cb, void *arg)
 {
-	struct ca_check *c = calloc(1, sizeof(*c));
-	struct cacache_entry e;
+	struct ca_check *c;
+	struct callahead_result r;
+	char	local[ADDRESS_LOCAL_MAX + 1], vkey[KEYS_MAX], val[CACACHE_VALUE_MAX + 1];
 	uint64_t total;
+	int	found;
 
-	if (c == NULL) {
-		memset(&e, 0, sizeof(e));
-		e.verdict = CACACHE_TEMPFAIL;
-		snprintf(e.text, sizeof(e.text), "out of memory");
-		cb(&(struct callahead_result) {.source = CALLAHEAD_ERROR, .e = e}, arg);
+	/* the usual case, with nothing allocated: a verdict in the local copy */
+	if (cacache_local(local, sizeof(local), req->local) == 0
+	    && (size_t) keys_ca_verdict(vkey, sizeof(vkey), req->domain, local) < sizeof(vkey)
+	    && lcache_string_get(pd, vkey, val, sizeof(val), &found) && found
+	    && cacache_parse(val, &r.e) == 0) {
+		r.source = CALLAHEAD_CACHE;
+		cb(&r, arg);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		memset(&r, 0, sizeof(r));
+		r.source = CALLAHEAD_ERROR;
+		r.e.verdict = CACACHE_TEMPFAIL;
+		snprintf(r.e.text, sizeof(r.e.text), "out of memory");
+		cb(&r, arg);
 		return;
 	}
 	c->pd = pd;
@@ -602,7 +796,9 @@ callahead_check(struct policyd *pd, const struct conf *conf, const struct callah
 	keys_ca_lock(c->lkey, sizeof(c->lkey), c->domain, c->local);
 	keys_ca_inflight(c->dkey, sizeof(c->dkey), c->host, c->port);
 	snprintf(c->lockval, sizeof(c->lockval), "%s %s", ca_node(conf), c->where);
-	snprintf(c->slot_id, sizeof(c->slot_id), "%s:%ld:%lu", ca_node(conf), (long) getpid(), ++ca_seq);
+	if (ca_pid == 0)
+		ca_pid = (long) getpid();
+	snprintf(c->slot_id, sizeof(c->slot_id), "%s:%ld:%lu", ca_node(conf), ca_pid, ++ca_seq);
 	total = conf->callahead_connect_timeout_ms + 5 * conf->callahead_reply_timeout_ms;
 	c->total_ms = total < CALLAHEAD_TOTAL_MAX_MS ? total : CALLAHEAD_TOTAL_MAX_MS;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);

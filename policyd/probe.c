@@ -17,12 +17,19 @@
  * dialogue as garbage.
  *
  * Outcome: 2xx to RCPT accept, 5xx to RCPT reject, everything else
- * inconclusive (SPEC "Call-ahead"). After RCPT, QUIT is written if the
- * socket takes it at once and the connection is closed; its reply is not
- * awaited.
+ * inconclusive (SPEC "Call-ahead"). After the deciding reply, QUIT is
+ * written if the socket takes it at once. Without spec->closed the
+ * connection is closed then and QUIT's reply is not awaited. With it, a
+ * dialogue still in step (the outcome came from a whole reply) is ended
+ * politely after the callback: the probe reads (and drops, at most
+ * PROBE_LINGER_MAX bytes) until the server closes, at most reply_timeout,
+ * and then runs closed(arg); otherwise closed(arg) runs just after the
+ * callback. So a caller that counts connections per destination (the
+ * call-ahead's cap) can count this one until the server has let it go.
  *
  * Lifetime: probe_start arms a zero timer, so the callback never runs
- * inside it. The callback runs once; the probe is freed after it returns.
+ * inside it. The callback runs once; the probe is freed after it returns
+ * (or, with spec->closed, after closed(arg) has run).
  * probe_cancel frees at once, except during the name lookup: then the
  * probe is marked gone and the lookup's callback (which dnsq always runs)
  * frees it.
@@ -50,6 +57,7 @@
 
 #define PROBE_CMD_MAX		(PROBE_ADDR_MAX + 32)	/* one command line */
 #define PROBE_READ_CHUNK	4096
+#define PROBE_LINGER_MAX	65536	/* bytes read after QUIT before we close anyway */
 
 enum probe_state {
 	PS_START,
@@ -59,17 +67,19 @@ enum probe_state {
 	PS_EHLO,
 	PS_HELO,
 	PS_MAIL,
-	PS_RCPT
+	PS_RCPT,
+	PS_QUIT				/* the outcome is out; waiting for the server to close */
 };
 
 static const char *const probe_state_names[] = {
-	"start", "lookup", "connect", "banner", "EHLO", "HELO", "MAIL FROM", "RCPT TO"
+	"start", "lookup", "connect", "banner", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "QUIT"
 };
 
 struct probe {
 	struct event_base *base;
 	struct dnsq *dns;
 	probe_cb *cb;
+	void	(*closed)(void *arg);
 	void   *arg;
 	char	host[PROBE_HOST_MAX + 1];
 	unsigned port;
@@ -83,6 +93,8 @@ struct probe {
 	int	resolving;		/* a dnsq lookup is out */
 	int	gone;			/* cancelled while resolving: the lookup's callback frees */
 	int	fd;
+	int	in_step;		/* the outcome comes from a whole reply */
+	size_t	lingered;		/* bytes read after QUIT */
 	struct event *rev, *wev, *timer;
 	char	out[PROBE_CMD_MAX];
 	size_t	outlen, outoff;
@@ -160,7 +172,24 @@ probe_cancel(struct probe *p)
 	probe_free(p);
 }
 
-/* probe_finish - the outcome: QUIT if it fits at once, close, callback, free */
+static void probe_arm(struct probe *, uint64_t);
+
+/* probe_closed - the connection is gone (or given up): closed(arg), free */
+static void
+probe_closed(struct probe *p, const char *how)
+{
+	if (p->fd >= 0) {
+		event_del(p->rev);
+		close(p->fd);
+		p->fd = -1;
+	}
+	evtimer_del(p->timer);
+	probe_note(p, "--- %s (%llu ms)", how, (unsigned long long) probe_elapsed(p));
+	p->closed(p->arg);
+	probe_free(p);
+}
+
+/* probe_finish - the outcome: QUIT if it fits at once, callback; then close (maybe politely), free */
 static void
 probe_finish(struct probe *p, enum probe_outcome o, int code, const char *text, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
@@ -169,19 +198,24 @@ static void
 probe_finish(struct probe *p, enum probe_outcome o, int code, const char *text, const char *fmt, ...)
 {
 	va_list	ap;
+	int	linger = 0;
 
 	if (p->fd >= 0 && p->state >= PS_BANNER) {
-		(void) send(p->fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t	n = send(p->fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
+
 		probe_note(p, ">>> QUIT");
+		linger = p->closed != NULL && p->in_step && n == 6;
 	}
-	if (p->rev)
-		event_del(p->rev);
 	if (p->wev)
 		event_del(p->wev);
 	evtimer_del(p->timer);
-	if (p->fd >= 0) {
-		close(p->fd);
-		p->fd = -1;
+	if (!linger) {
+		if (p->rev)
+			event_del(p->rev);
+		if (p->fd >= 0) {
+			close(p->fd);
+			p->fd = -1;
+		}
 	}
 	p->res.outcome = o;
 	p->res.code = code;
@@ -194,7 +228,15 @@ probe_finish(struct probe *p, enum probe_outcome o, int code, const char *text, 
 		   (unsigned long long) p->res.elapsed_ms);
 	p->res.transcript = sbuf_str(&p->transcript);
 	p->cb(&p->res, p->arg);
-	probe_free(p);
+	if (linger) {
+		p->state = PS_QUIT;
+		probe_arm(p, p->reply_ms);
+	} else if (p->closed) {
+		p->closed(p->arg);
+		probe_free(p);
+	} else {
+		probe_free(p);
+	}
 }
 
 /* probe_arm - the deadline of the current step */
@@ -227,6 +269,7 @@ probe_send(struct probe *p, enum probe_state next, const char *fmt, ...)
 	p->outlen = (size_t) n + 2;
 	p->outoff = 0;
 	p->state = next;
+	p->in_step = 0;			/* until its reply is whole */
 	smtpreply_init(&p->reply);
 	probe_arm(p, p->reply_ms);
 	event_add(p->wev, NULL);
@@ -289,6 +332,13 @@ probe_read(evutil_socket_t fd, short what, void *arg)
 	n = recv(fd, buf, sizeof(buf), 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	if (p->state == PS_QUIT) {	/* QUIT's reply and whatever else: dropped */
+		if (n <= 0)
+			probe_closed(p, n == 0 ? "closed by the server" : "closed: read error");
+		else if ((p->lingered += (size_t) n) > PROBE_LINGER_MAX)
+			probe_closed(p, "closed: too much after QUIT");
+		return;
+	}
 	if (n <= 0) {
 		probe_finish(p, PROBE_INCONCLUSIVE, 0, NULL, "%s: %s", probe_state_names[p->state],
 			     n == 0 ? "connection closed" : strerror(errno));
@@ -316,7 +366,9 @@ probe_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evtimer_del(p->timer);
+	p->in_step = 1;
 	probe_reply(p);
+	/* p may be gone */
 }
 
 static void
@@ -365,6 +417,10 @@ probe_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd;
 	(void) what;
+	if (p->state == PS_QUIT) {
+		probe_closed(p, "closed: the server did not within reply_timeout");
+		return;
+	}
 	probe_finish(p, PROBE_INCONCLUSIVE, 0, NULL, "%s: timed out after %llu ms",
 		     probe_state_names[p->state], (unsigned long long) (p->state <= PS_CONNECT
 		     ? p->connect_ms : p->reply_ms));
@@ -478,6 +534,7 @@ probe_start(struct event_base *base, struct dnsq *dns, const struct probe_spec *
 	p->base = base;
 	p->dns = dns;
 	p->cb = cb;
+	p->closed = spec->closed;
 	p->arg = arg;
 	p->fd = -1;
 	snprintf(p->host, sizeof(p->host), "%s", spec->host);

@@ -32,6 +32,12 @@ struct probe_spec {
 	uint64_t connect_timeout_ms;	/* the name's lookup and the TCP connect */
 	uint64_t reply_timeout_ms;	/* each reply, from our command (or the connect) to its last line */
 	int	transcript;		/* keep the dialogue (mhlist check) */
+	/*
+	 * closed(arg), optional: runs once after the callback, when the
+	 * connection is gone - the server closed it after our QUIT, or
+	 * reply_timeout passed, or it was closed at once (see probe.c)
+	 */
+	void	(*closed)(void *arg);
 };
 
 struct probe_result {
@@ -50,8 +56,9 @@ struct probe;
 
 /*
  * probe_start - start the dialogue; cb runs exactly once, from the event
- * loop (never inside probe_start), unless probe_cancel runs first. NULL:
- * out of memory (logged), no callback.
+ * loop (never inside probe_start), unless probe_cancel runs first; then
+ * spec->closed, if set. NULL: out of memory (logged), no callback.
+ * probe_cancel may be called until the last callback runs, not inside one.
  */
 struct probe *probe_start(struct event_base *, struct dnsq *, const struct probe_spec *,
 			  probe_cb *cb, void *arg);

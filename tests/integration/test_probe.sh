@@ -41,7 +41,8 @@ probe() {
 }
 # within MS_LIMIT NAME - the last probe ended within MS_LIMIT (+ slack)
 within() {
-	check "$2: ended in ${MS} ms (bound $1 ms + ${SLACK} ms)" [ -n "$MS" ] && [ "$MS" -le $(($1 + SLACK)) ]
+	local bound=$(($1 + SLACK))
+	check_that "$2: ended in ${MS} ms (bound $1 ms + ${SLACK} ms)" '[ -n "$MS" ] && [ "$MS" -le "$bound" ]'
 }
 # expect MODE OUTCOME WHY [TEXT] [DELAY] - a fake server in MODE gives this outcome
 expect() {

@@ -183,6 +183,12 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
 }
 
+# check_that NAME 'CONDITION' - passes when the shell CONDITION (eval'd) holds:
+# for compound ones ("check NAME [ a ] && [ b ]" would test only [ a ])
+check_that() {
+	if eval "$2"; then pass "$1"; else fail "$1" "false: $2"; fi
+}
+
 # run CMD... - run CMD, keep stdout in $T_OUT, stderr in $T_ERR, status in $T_RC
 run() {
 	"$@" >"$TMP/.out" 2>"$TMP/.err"

@@ -156,11 +156,13 @@ def serve(c, n, args, f):
     except OSError:
         pass
     finally:
-        c.close()
+        # counted closed before the close itself: the peer may connect
+        # again as soon as it sees it, before this thread logs
         with lock:
             state["open"] -= 1
             k = state["open"]
         log(f, "close %d open=%d" % (n, k))
+        c.close()
 
 
 def main():
