@@ -143,6 +143,17 @@ keys_ca_inflight(char *buf, size_t len, const char *host, unsigned port)
 	return snprintf(buf, len, "mh:{cadest:%s:%u}:inflight", host, port);
 }
 
+/*
+ * keys_ca_down - STRING: the destination did not answer a probe (no
+ * connection or no banner); while it lives, checks for it are
+ * inconclusive at once, without a probe (same hash tag as inflight)
+ */
+static inline int
+keys_ca_down(char *buf, size_t len, const char *host, unsigned port)
+{
+	return snprintf(buf, len, "mh:{cadest:%s:%u}:down", host, port);
+}
+
 /* keys_account_cfg - HASH of an account's settings */
 static inline int
 keys_account_cfg(char *buf, size_t len, const char *user)

@@ -210,7 +210,40 @@ done:
 	return res;
 }
 
-/* cache_purge_domain - delete every cached verdict of a domain; STORE_OK or STORE_ERROR (m->st.errstr) */
+/*
+ * cache_forget_down - drop the "destination down" mark of a relay
+ * domain's destination (mh:{cadest:DEST:PORT}:down), so its next
+ * recipient is probed again; a domain that is not configured, or has no
+ * dest, has none of its own
+ */
+static enum store_result
+cache_forget_down(struct mhlist *m, const char *domain)
+{
+	struct domain d;
+	char	key[KEYS_MAX];
+	redisReply *r;
+	enum store_result res = store_domain_get(mhlist_store(m), domain, &d);
+
+	if (res != STORE_OK)
+		return res == STORE_NOTFOUND ? STORE_OK : res;
+	if (d.service != DOMAIN_SERVICE_RELAY || d.dest[0] == 0)
+		return STORE_OK;
+	keys_ca_down(key, sizeof(key), d.dest, d.port);
+	r = rconn_command(mhlist_store(m)->rc, "UNLINK %s", key);
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		cache_error(m, "UNLINK", r);
+		if (r)
+			freeReplyObject(r);
+		return STORE_ERROR;
+	}
+	freeReplyObject(r);
+	return STORE_OK;
+}
+
+/*
+ * cache_purge_domain - delete every cached verdict of a domain, and its
+ * destination's down mark; STORE_OK or STORE_ERROR (m->st.errstr)
+ */
 enum store_result
 cache_purge_domain(struct mhlist *m, const char *domain, long long *purged)
 {
@@ -223,6 +256,8 @@ cache_purge_domain(struct mhlist *m, const char *domain, long long *purged)
 		snprintf(m->st.errstr, sizeof(m->st.errstr), "domain name too long for a key");
 		return STORE_ERROR;
 	}
+	if ((res = cache_forget_down(m, domain)) != STORE_OK)
+		return res;
 	do {
 		redisReply *r, **keys;
 		size_t	n;

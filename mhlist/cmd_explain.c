@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "cacache.h"
+#include "log.h"
 #include "decide.h"
 #include "dnsq.h"
 #include "dnswait.h"
@@ -139,7 +140,7 @@ explain_dnsbl(struct explain *x, const char *zone, const char *ip, struct decide
 static int
 explain_callahead(struct store *st, struct decide *d)
 {
-	char	host[DOMAIN_NAME_MAX + 1], key[KEYS_MAX], lkey[KEYS_MAX], how[700];
+	char	host[DOMAIN_NAME_MAX + 1], key[KEYS_MAX], lkey[KEYS_MAX], dkey[KEYS_MAX], how[1024];
 	unsigned port;
 	redisReply *rep;
 	struct cacache_entry e;
@@ -151,9 +152,10 @@ explain_callahead(struct store *st, struct decide *d)
 	}
 	keys_ca_verdict(key, sizeof(key), d->rcpt_addr.domain, d->rcpt_addr.local);
 	keys_ca_lock(lkey, sizeof(lkey), d->rcpt_addr.domain, d->rcpt_addr.local);
-	if ((rep = rconn_command(st->rc, "MGET %s %s", key, lkey)) == NULL)
+	keys_ca_down(dkey, sizeof(dkey), host, port);
+	if ((rep = rconn_command(st->rc, "MGET %s %s %s", key, lkey, dkey)) == NULL)
 		return -1;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
 		freeReplyObject(rep);
 		return -1;
 	}
@@ -165,9 +167,18 @@ explain_callahead(struct store *st, struct decide *d)
 		decide_callahead_verdict(d, e.verdict == CACACHE_REJECT, how, e.where, e.text);
 		return 0;
 	}
-	snprintf(how, sizeof(how), "nothing cached: mhpolicyd would probe now%s; explain does not "
-		 "(mhlist check %s %s does); as if accepted", rep->element[1]->type == REDIS_REPLY_STRING
-		 ? " (a probe of this address is in flight)" : "", d->rcpt_addr.domain, d->rcpt_addr.local);
+	if (rep->element[2]->type == REDIS_REPLY_STRING) {
+		char	why[200];
+
+		log_printable(why, sizeof(why), rep->element[2]->str, rep->element[2]->len);
+		snprintf(how, sizeof(how), "nothing cached, and %s:%u did not answer a probe lately (%s): "
+			 "mhpolicyd accepts without a probe until that mark expires (mhlist cache purge "
+			 "@%s drops it)", host, port, why, d->rcpt_addr.domain);
+	} else {
+		snprintf(how, sizeof(how), "nothing cached: mhpolicyd would probe now%s; explain does not "
+			 "(mhlist check %s %s does); as if accepted", rep->element[1]->type == REDIS_REPLY_STRING
+			 ? " (a probe of this address is in flight)" : "", d->rcpt_addr.domain, d->rcpt_addr.local);
+	}
 	freeReplyObject(rep);
 	snprintf(key, sizeof(key), "%s:%u", host, port);
 	decide_callahead_verdict(d, 0, how, key, "");

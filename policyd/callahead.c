@@ -75,8 +75,12 @@
 #include "policyd.h"
 #include "probe.h"
 
-/* KEYS[1] inflight ZSET; ARGV cap, ms, id: 1 when a slot was taken */
+/*
+ * KEYS[1] inflight ZSET, KEYS[2] the down mark; ARGV cap, ms, id: 1 when
+ * a slot was taken, 0 when none is free, -1 when the destination is down
+ */
 static const char ca_slot_script[] =
+	"if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end "
 	"local t = redis.call('TIME') "
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
@@ -115,7 +119,7 @@ struct ca_check {
 	char	client_ip[64];
 	char	sender[ADDRESS_TEXT_MAX + 1];
 	char	where[CACACHE_WHERE_MAX + 1];
-	char	vkey[KEYS_MAX], lkey[KEYS_MAX], dkey[KEYS_MAX];
+	char	vkey[KEYS_MAX], lkey[KEYS_MAX], dkey[KEYS_MAX], downkey[KEYS_MAX];
 	char	lockval[CACACHE_WHERE_MAX + 300];
 	char	slot_id[300];
 	struct lcache_string_read read;
@@ -154,9 +158,9 @@ const char *
 callahead_source_name(enum callahead_source s)
 {
 	static const char *const names[] = {"cache", "probe", "waited for another probe", "loop",
-	"destination busy", "redis error"};
+	"destination busy", "redis error", "destination down"};
 
-	return (unsigned) s <= CALLAHEAD_ERROR ? names[s] : "?";
+	return (unsigned) s <= CALLAHEAD_DOWN ? names[s] : "?";
 }
 
 static uint64_t
@@ -311,6 +315,15 @@ ca_probed(const struct probe_result *pr, void *arg)
 		snprintf(e.text, sizeof(e.text), "%.*s", (int) sizeof(e.text) - 1, pr->why);
 		msg_info("callahead: <%s@%s> at %s: inconclusive: %s (%llu ms)", c->local, c->domain,
 			 c->where, pr->why, (unsigned long long) pr->elapsed_ms);
+		/* no connection or no banner: the destination is down for everyone, for a while */
+		if (!pr->reached && aredis_command(c->pd->redis, ca_done_cmd, c, "SET %s %s PX %llu",
+						   c->downkey, pr->why, (unsigned long long)
+						   CALLAHEAD_DOWN_MS(c->conf)) == 0) {
+			c->outstanding++;
+			msg_info("callahead: %s: no answer (%s): call-aheads to it are inconclusive "
+				 "without a probe for %llu s", c->where, pr->why,
+				 (unsigned long long) CALLAHEAD_DOWN_MS(c->conf) / 1000);
+		}
 		break;
 	}
 	if (msg_verbose || e.verdict != CACACHE_TEMPFAIL)
@@ -458,6 +471,21 @@ ca_deadline_left(const struct ca_check *c)
 	return c->total_ms > el ? c->total_ms - el : 0;
 }
 
+/*
+ * ca_slot_left - ms the check may still wait for a slot: a probe must
+ * have connect_timeout + reply_timeout left (time to connect and hear the
+ * banner), or it would only knock at the door and be stopped
+ */
+static uint64_t
+ca_slot_left(const struct ca_check *c)
+{
+	uint64_t el = ca_elapsed(c), need = c->conf->callahead_connect_timeout_ms
+		+ c->conf->callahead_reply_timeout_ms;
+	uint64_t until = c->total_ms > need ? c->total_ms - need : 0;
+
+	return until > el ? until - el : 0;
+}
+
 /* ca_busy - the deadline passed in the queue */
 static void
 ca_busy(struct ca_check *c)
@@ -475,6 +503,7 @@ ca_slot_done(redisReply *rep, void *arg)
 {
 	struct ca_check *c = arg;
 	int	kicked = c->kicked;
+	uint64_t left;
 
 	c->outstanding--;
 	c->asking = 0;
@@ -498,10 +527,20 @@ ca_slot_done(redisReply *rep, void *arg)
 		ca_start_probe(c);
 		return;
 	}
-	if (kicked)
-		ca_soon(c);
-	else if (ca_wait_timer(c, CALLAHEAD_POLL_MS) < 0)
+	if (rep->integer < 0) {
+		if (msg_verbose)
+			msg_info("callahead: <%s@%s>: %s did not answer a probe lately: inconclusive",
+				 c->local, c->domain, c->where);
+		ca_release(c);
+		ca_inconclusive(c, CALLAHEAD_DOWN, "destination not answering");
+		return;
+	}
+	left = ca_slot_left(c);
+	if (left == 0 || (!kicked && ca_wait_timer(c, left < CALLAHEAD_POLL_MS ? left
+						   : CALLAHEAD_POLL_MS) < 0))
 		ca_busy(c);
+	else if (kicked)
+		ca_soon(c);
 }
 
 /* ca_slot - ask for a slot (the queue's head) */
@@ -515,8 +554,10 @@ ca_slot(struct ca_check *c)
 		return;
 	}
 	c->state = CA_SLOT;
-	if (aredis_command(c->pd->redis, ca_slot_done, c, "EVAL %s 1 %s %u %llu %s", ca_slot_script,
-			   c->dkey, c->conf->callahead_max_per_destination, (unsigned long long) left,
+	/* the slot lives as long as the probe can, closing politely included */
+	if (aredis_command(c->pd->redis, ca_slot_done, c, "EVAL %s 2 %s %s %u %llu %s", ca_slot_script,
+			   c->dkey, c->downkey, c->conf->callahead_max_per_destination,
+			   (unsigned long long) (left + c->conf->callahead_reply_timeout_ms),
 			   c->slot_id) < 0) {
 		ca_release(c);
 		ca_inconclusive(c, CALLAHEAD_ERROR, "redis unavailable");
@@ -531,7 +572,7 @@ static void
 ca_queue_slot(struct ca_check *c)
 {
 	int	head = ca_enqueue(c);
-	uint64_t left = ca_deadline_left(c);
+	uint64_t left = ca_slot_left(c);
 	struct timeval tv = {.tv_sec = (time_t) (left / 1000), .tv_usec = (suseconds_t) (left % 1000 * 1000)};
 
 	c->state = CA_SLOT;
@@ -541,7 +582,7 @@ ca_queue_slot(struct ca_check *c)
 	} else if (head) {
 		ca_slot(c);
 	} else {
-		evtimer_add(c->timer, &tv);	/* its deadline, unless it becomes the head first */
+		evtimer_add(c->timer, &tv);	/* the end of its wait, unless it becomes the head first */
 	}
 }
 
@@ -730,7 +771,7 @@ ca_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CA_SLOT:
 		if (c->queue && c->queue->head != c)
-			ca_busy(c);	/* its deadline, still behind others */
+			ca_busy(c);	/* the end of its wait, still behind others */
 		else
 			ca_slot(c);
 		break;
@@ -743,6 +784,7 @@ ca_timer(evutil_socket_t fd, short what, void *arg)
 			c->probe = NULL;
 			memset(&pr, 0, sizeof(pr));
 			pr.outcome = PROBE_INCONCLUSIVE;
+			pr.reached = 1;		/* not known: not a reason to call it down */
 			pr.elapsed_ms = ca_elapsed(c);
 			snprintf(pr.why, sizeof(pr.why), "no verdict within %llu ms",
 				 (unsigned long long) c->total_ms);
@@ -795,6 +837,7 @@ callahead_check(struct policyd *pd, const struct conf *conf, const struct callah
 	keys_ca_verdict(c->vkey, sizeof(c->vkey), c->domain, c->local);
 	keys_ca_lock(c->lkey, sizeof(c->lkey), c->domain, c->local);
 	keys_ca_inflight(c->dkey, sizeof(c->dkey), c->host, c->port);
+	keys_ca_down(c->downkey, sizeof(c->downkey), c->host, c->port);
 	snprintf(c->lockval, sizeof(c->lockval), "%s %s", ca_node(conf), c->where);
 	if (ca_pid == 0)
 		ca_pid = (long) getpid();

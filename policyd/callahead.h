@@ -10,6 +10,10 @@ struct conf;
 #define CALLAHEAD_TOTAL_MAX_MS	80000	/* one check, however the server dawdles (Postfix waits 100 s) */
 #define CALLAHEAD_POLL_MS	100	/* waiting for another node's probe or a free slot: poll period */
 #define CALLAHEAD_LOOP_WINDOW_S	300	/* a loop on one address is logged once per window */
+/* a destination that did not answer a probe is not probed again for this long */
+#define CALLAHEAD_DOWN_MAX_MS	60000
+#define CALLAHEAD_DOWN_MS(conf)	((conf)->callahead_tempfail_ttl_ms < CALLAHEAD_DOWN_MAX_MS \
+				 ? (conf)->callahead_tempfail_ttl_ms : CALLAHEAD_DOWN_MAX_MS)
 
 /* where an answer came from */
 enum callahead_source {
@@ -18,7 +22,8 @@ enum callahead_source {
 	CALLAHEAD_WAITED,		/* another probe of the address (this node or another) */
 	CALLAHEAD_LOOP,			/* a probe of ours for the address is in flight: a loop */
 	CALLAHEAD_BUSY,			/* the destination had max_per_destination probes for too long */
-	CALLAHEAD_ERROR			/* Redis failed: no probe (no single flight, no cap without it) */
+	CALLAHEAD_ERROR,		/* Redis failed: no probe (no single flight, no cap without it) */
+	CALLAHEAD_DOWN			/* the destination did not answer a probe lately: no probe */
 };
 
 struct callahead_request {

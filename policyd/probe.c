@@ -284,6 +284,7 @@ probe_reply(struct probe *p)
 	const char *step = probe_state_names[p->state];
 
 	probe_note(p, "<<< %d %s", code, text);
+	p->res.reached = 1;
 	switch (p->state) {
 	case PS_BANNER:
 		if (code / 100 != 2)

@@ -47,6 +47,7 @@ struct probe_result {
 	char	where[PROBE_WHERE_MAX + 1];	/* "host:port", as spec said it */
 	char	why[PROBE_WHY_MAX + 1];	/* what happened, printable, for logs */
 	uint64_t elapsed_ms;
+	int	reached;		/* the server sent at least one whole reply (its banner) */
 	const char *transcript;		/* "" unless spec asked; valid during the callback */
 };
 

@@ -68,6 +68,7 @@ fakesmtp many 127.0.0.14 slow 0.2
 # rcpts NAME ADDRESS - RCPTs for ADDRESS the server NAME has seen
 rcpts() { grep -c " RCPT TO:<$2>\$" "$TMP/$1.smtp.log" || true; }
 # most_open NAME - the most connections the server NAME had open at once
+connects() { grep -c ' connect ' "$TMP/$1.smtp.log" || true; }
 most_open() { sed -n 's/.* connect [0-9]* open=\([0-9]*\)$/\1/p' "$TMP/$1.smtp.log" | sort -n | tail -n 1; }
 
 redis_start
@@ -171,6 +172,16 @@ pttl=$(redis_cli redis PTTL "mh:{hang.test}:ca:dave")
 check_that "...for tempfail_ttl (5m; PTTL $pttl)" '[ "$pttl" -gt 290000 ] && [ "$pttl" -le 300000 ]'
 assert_contains "$(cat "$TMP/mhpolicyd.log")" "callahead: <dave@hang.test> at hang.dest.test:2525: inconclusive: banner: timed out" \
 	"...and logged"
+DOWNKEY='mh:{cadest:hang.dest.test:2525}:down'
+assert_match "$(redis_cli redis GET "$DOWNKEY")" 'banner: timed out after 3000 ms' "...its destination marked down in Redis, with why"
+pttl=$(redis_cli redis PTTL "$DOWNKEY")
+check_that "...for min(tempfail_ttl, 60 s) (PTTL $pttl)" '[ "$pttl" -gt 50000 ] && [ "$pttl" -le 60000 ]'
+n0=$(connects hang)
+rcpt eve@hang.test
+assert_match "$RCPT_REPLY" '^250 ' "the next address of a destination marked down: accepted (inconclusive)..."
+check "...at once (${RCPT_MS} ms), not after another reply_timeout" [ "$RCPT_MS" -le 1500 ]
+assert_eq "$n0" "$(connects hang)" "...without a probe (the server saw no new connection)"
+assert_eq "" "$(cached hang.test eve)" "...and without caching a verdict for it"
 
 # --- hostile servers, through Postfix: the reply the sender gets, in bounded time ----------------
 # (connect_timeout 2 s + 5 x reply_timeout 3 s = 17 s at the very most; most end at one reply_timeout)
@@ -190,6 +201,9 @@ done
 assert_eq "DUNNO" "$(policy alice@ok.test | sed 's/^action=//')" "after them all: mhpolicyd answers"
 
 # --- a slow destination does not hold up another domain ------------------------------------------
+run "$MHLIST" -c "$CONF" cache purge @hang.test
+assert_eq 0 "$T_RC" "cache purge @hang.test: ok"
+assert_eq 0 "$(redis_cli redis EXISTS "$DOWNKEY")" "...also drops its destination's down mark (probed again next)"
 policy erin@hang.test >"$TMP/slow-answer" &
 slowpid=$!
 sleep 0.3
