@@ -18,7 +18,8 @@
  * at every delivery attempt.
  *
  * Pure code: no I/O, no logging. Errors are one phrase in err, naming the
- * setting and the value.
+ * setting and the value (made printable and capped: it may come from Redis
+ * and end up in the log).
  */
 #include "config.h"
 
@@ -29,6 +30,7 @@
 
 #include "address.h"
 #include "domain.h"
+#include "log.h"
 #include "units.h"
 
 enum domain_type {
@@ -67,6 +69,7 @@ static const struct domain_setting_info {
 	[DOMAIN_SET_PIN] = {"pin", DOMAIN_TYPE_BOOL, offsetof(struct domain, pin), "on or off"},
 };
 
+#define DOMAIN_QUOTE_MAX	100		/* value bytes quoted in an error */
 #define DOMAIN_MAX_SIZE_MIN	((uint64_t) 1024)
 #define DOMAIN_MAX_SIZE_MAX	((uint64_t) 1 << 31)
 
@@ -177,6 +180,7 @@ domain_parse_zones(struct domain *d, const char *value, char *err, size_t errlen
 	size_t	count = 0;
 	const char *p = value;
 	char	why[200];
+	char	q[DOMAIN_NAME_MAX + 1];
 
 	while (*p) {
 		size_t	n;
@@ -192,8 +196,8 @@ domain_parse_zones(struct domain *d, const char *value, char *err, size_t errlen
 		}
 		if (address_parse_domain(p, n, zones[count], sizeof(zones[count]),
 					 why, sizeof(why)) < 0) {
-			snprintf(err, errlen, "bad DNSBL zone \"%.*s\": %s",
-				 (int) (n > DOMAIN_NAME_MAX ? DOMAIN_NAME_MAX : n), p, why);
+			snprintf(err, errlen, "bad DNSBL zone \"%s\": %s",
+				 log_printable(q, sizeof(q), p, n), why);
 			return -1;
 		}
 		for (size_t i = 0; i < count; i++)
@@ -246,6 +250,7 @@ domain_setting_set(struct domain *d, enum domain_setting s, const char *value,
 {
 	const struct domain_setting_info *info = &domain_settings[s];
 	char	why[300] = "";
+	char	q[DOMAIN_QUOTE_MAX + 1];
 	uint64_t u;
 	int	i;
 
@@ -307,7 +312,8 @@ domain_setting_set(struct domain *d, enum domain_setting s, const char *value,
 choices:
 	snprintf(why, sizeof(why), "must be %s", info->choices);
 bad:
-	snprintf(err, errlen, "%s: bad value \"%.100s\": %s", info->name, value, why);
+	snprintf(err, errlen, "%s: bad value \"%s\": %s", info->name,
+		 log_printable(q, sizeof(q), value, strlen(value)), why);
 	return -1;
 }
 
@@ -318,6 +324,7 @@ domain_setting_format(const struct domain *d, enum domain_setting s, char *buf, 
 	const struct domain_setting_info *info = &domain_settings[s];
 	size_t	used = 0;
 	double	score;
+	int	w;
 
 	buf[0] = 0;
 	switch (info->type) {
@@ -334,11 +341,16 @@ domain_setting_format(const struct domain *d, enum domain_setting s, char *buf, 
 		snprintf(buf, len, "%s", *(const int *) domain_cfield(d, info) ? "on" : "off");
 		break;
 	case DOMAIN_TYPE_SCORE:
-		/* as precise as the user gave it (5.25), at least one decimal (5.0) */
+		/*
+		 * as precise as the user gave it (5.25) up to six decimals, at
+		 * least one (5.0); never an exponent ("%g" writes 1e-05), which
+		 * units_parse_score would refuse when the text is read back
+		 */
 		score = *(const double *) domain_cfield(d, info);
-		snprintf(buf, len, "%g", score);
-		if (strpbrk(buf, ".e") == NULL && strlen(buf) + 2 < len)
-			strcat(buf, ".0");
+		w = snprintf(buf, len, "%.6f", score);
+		if (w > 0 && (size_t) w < len && strchr(buf, '.') != NULL)
+			while (buf[w - 1] == '0' && buf[w - 2] != '.')
+				buf[--w] = 0;
 		break;
 	case DOMAIN_TYPE_DISCARD_ACTION:
 		snprintf(buf, len, "%s", domain_action_names[d->discard_action]);

@@ -11,7 +11,11 @@
 #   FUZZ_CC		compiler (default clang; needs libclang-rt-14-dev on Debian 12)
 #
 # Each tests/fuzz/fuzz_NAME.c names the sources it needs on a line
-# " * FUZZ_SOURCES: a.c b.c" (paths from the top of the tree); it is built
+# " * FUZZ_SOURCES: a.c b.c" (paths from the top of the tree), and may name
+# extra compiler flags on " * FUZZ_CFLAGS: -DX=1" and libraries on
+# " * FUZZ_LIBS: -lconfig" (each on one line, no quoting), and functions
+# of those libraries whose own leaks are not ours to report on
+# " * FUZZ_LEAK_OK: fn" (LeakSanitizer suppressions); it is built
 # with -fsanitize=fuzzer,address,undefined, straight from those files, not
 # through the autotools build. It runs for SECONDS_EACH on a copy of
 # tests/fuzz/corpus/NAME/ with -max_len=65536. A crash, leak, sanitizer
@@ -67,6 +71,12 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 
 	# the sources it names, and their directories as include paths
 	sources=$(sed -n 's/^ \* FUZZ_SOURCES: *//p' "$src")
+	cflags=$(sed -n 's/^ \* FUZZ_CFLAGS: *//p' "$src")
+	libs=$(sed -n 's/^ \* FUZZ_LIBS: *//p' "$src")
+	: >"$work/$target.supp"
+	for fn in $(sed -n 's/^ \* FUZZ_LEAK_OK: *//p' "$src"); do
+		echo "leak:$fn" >>"$work/$target.supp"
+	done
 	paths=
 	incs="-I$confdir -I$top/common"
 	for s in $sources; do
@@ -75,7 +85,7 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	done
 
 	# shellcheck disable=SC2086 # word splitting of flag lists is intended
-	if ! $cc $flags $incs "$src" $paths -o "$work/$target" >"$log" 2>&1; then
+	if ! $cc $flags $cflags $incs "$src" $paths $libs -o "$work/$target" >"$log" 2>&1; then
 		echo "$target: FAILED to build"
 		cat "$log"
 		fail=$((fail + 1))
@@ -91,6 +101,7 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	if [ -n "${RUNS:-}" ]; then limit="-runs=$RUNS"; else limit="-max_total_time=$seconds"; fi
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions="$work/$target.supp":print_suppressions=0 \
 	"$work/$target" "$limit" -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/$target-" "$work/corpus/$name" >"$log" 2>&1
 	status=$?

@@ -43,6 +43,13 @@ static const struct domain_case {
 	{"tag limit negative", "tag_limit", "-2.5", "-2.5", NULL},
 	{"tag limit two decimals", "tag_limit", "5.25", "5.25", NULL},
 	{"tag limit text", "tag_limit", "high", NULL, "tag_limit: bad value"},
+	/* found by tests/fuzz/fuzz_config.c: "%g" stored 1e-05, which did not read back */
+	{"tag limit tiny, no exponent", "tag_limit", "0.00001", "0.00001", NULL},
+	{"tag limit six decimals", "tag_limit", "5.1234567", "5.123457", NULL},
+	{"tag limit at the bound", "tag_limit", "-1000", "-1000.0", NULL},
+	/* found by tests/fuzz/fuzz_config.c: the value was quoted raw, newline and all */
+	{"tag limit quoted printable", "tag_limit", "5\nwarning: forged", NULL,
+		"tag_limit: bad value \"5?warning: forged\""},
 	{"discard limit", "discard_limit", "15", "15.0", NULL},
 	{"discard action reject", "discard_action", "reject", "reject", NULL},
 	{"discard action bounce", "discard_action", "bounce", NULL, "must be discard or reject"},
@@ -56,6 +63,8 @@ static const struct domain_case {
 	{"dnsbls dup dropped", "dnsbls", "a.example,a.example", "a.example", NULL},
 	{"dnsbls empty", "dnsbls", "", "", NULL},
 	{"dnsbls bad zone", "dnsbls", "zen.example.net,bad..zone", NULL, "bad DNSBL zone \"bad..zone\""},
+	{"dnsbls bad zone quoted printable", "dnsbls", "zen.example.net,bad\r\nzone", NULL,
+		"bad DNSBL zone \"bad??zone\""},
 	{"dnsbls too many", "dnsbls", "a.x,b.x,c.x,d.x,e.x,f.x,g.x,h.x,i.x", NULL, "more than 8"},
 	{"spf reject", "spf", "reject", "reject", NULL},
 	{"spf bad", "spf", "strict", NULL, "must be off, tag or reject"},
