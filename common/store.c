@@ -740,6 +740,68 @@ done:
 	return res;
 }
 
+/*
+ * store_rcpt_get - one pipeline: HGETALL, SISMEMBER, then the sender
+ * lists' SMISMEMBERs; every reply that was sent is read, so the
+ * connection stays in step whatever fails.
+ */
+enum store_result
+store_rcpt_get(struct store *st, const char *domain, const char *local,
+	       const struct address *sender, const char *client_ip,
+	       struct domain *d, enum store_result *user, struct senderlist_hits *hits)
+{
+	static const char *const what[] = {"HGETALL", "SISMEMBER", "SMISMEMBER"};
+	char	cfgkey[KEYS_MAX], ukey[KEYS_MAX];
+	struct store_slq q = {0};
+	enum store_result res = STORE_OK, dres = STORE_ERROR;
+	int	sent = 0, want;
+
+	memset(hits, 0, sizeof(*hits));
+	*user = STORE_NOTFOUND;
+	keys_domain_cfg(cfgkey, sizeof(cfgkey), domain);
+	keys_domain_users(ukey, sizeof(ukey), domain);
+	store_slq_init(&q, domain, sender, client_ip);
+	want = q.n ? 6 : 2;
+	if (rconn_append(st->rc, "HGETALL %s", cfgkey) == 0)
+		sent++;
+	if (sent == 1 && rconn_append(st->rc, "SISMEMBER %s %s", ukey, local) == 0)
+		sent++;
+	for (int k = 0; sent == 2 + k && k < want - 2; k++) {
+		const char **argv;
+		const size_t *lens;
+		int	argc = store_slq_command(&q, k, &argv, &lens);
+
+		if (rconn_appendargv(st->rc, argc, argv, lens) == 0)
+			sent++;
+	}
+	if (sent < want)
+		res = store_fail(st, NULL, what[sent < 2 ? sent : 2]);
+	for (int i = 0; i < sent; i++) {
+		redisReply *r = rconn_get_reply(st->rc);
+		const char *w = what[i < 2 ? i : 2];
+
+		if (r == NULL) {
+			res = store_fail(st, NULL, w);
+			break;
+		}
+		if (res != STORE_OK) {
+			freeReplyObject(r);
+			continue;
+		}
+		if (i == 0 && r->type == REDIS_REPLY_ARRAY)
+			dres = store_domain_from_reply(st->conf, domain, r, d);
+		else if (i == 1 && r->type == REDIS_REPLY_INTEGER)
+			*user = r->integer == 1 ? STORE_OK : STORE_NOTFOUND;
+		else if (i < 2 || store_slq_reply(&q, i - 2, r, hits) < 0) {
+			res = store_fail(st, r, w);
+			continue;
+		}
+		freeReplyObject(r);
+	}
+	store_slq_free(&q);
+	return res == STORE_OK ? dres : STORE_ERROR;
+}
+
 /* --- accounts ---------------------------------------------------------------- */
 
 /*

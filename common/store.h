@@ -94,6 +94,18 @@ enum store_result store_senderlist_hits(struct store *, const char *domain,
 					const struct address *sender, const char *client_ip,
 					struct senderlist_hits *);
 
+/*
+ * store_rcpt_get - what a recipient check needs, in one round trip: the
+ * domain's settings (HGETALL), whether local is on its user list
+ * (SISMEMBER, sent whether the list is on or not) and the four sender
+ * lists (SMISMEMBER). Returns the domain's result: OK (d filled, *user
+ * OK or NOTFOUND, hits filled), NOTFOUND or ERROR (st->errstr).
+ */
+enum store_result store_rcpt_get(struct store *, const char *domain, const char *local,
+				 const struct address *sender, const char *client_ip,
+				 struct domain *d, enum store_result *user,
+				 struct senderlist_hits *hits);
+
 /* accounts */
 /* store_account_from_reply - parse the reply of HMGET mh:{acct:NAME}:cfg blocks enabled (async callers) */
 enum store_result store_account_from_reply(const char *name, const redisReply *, struct account *);

@@ -457,7 +457,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	struct reply r;
 	char	err[128], rtext[ADDRESS_TEXT_MAX + 2];
 	const char *why = "";
-	enum store_result res;
+	enum store_result res, ures;
 	enum senderlist_verdict verdict;
 
 	if (c == NULL)
@@ -471,7 +471,8 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	address_format(&rcpt, rtext, sizeof(rtext));
 	store_init(&st, milter_rconn(), milter_conf);
 
-	res = store_domain_get(&st, rcpt.domain, &d);
+	res = store_rcpt_get(&st, rcpt.domain, rcpt.local, &c->sender,
+			     c->client_ip[0] ? c->client_ip : NULL, &d, &ures, &hits);
 	if (res == STORE_NOTFOUND) {
 		c->nothers++;
 		if (msg_verbose)
@@ -483,22 +484,13 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return mlfi_backend_error(ctx, c, rtext, st.errstr);
 
 	/* 1. the user list */
-	if (d.userlist) {
-		res = store_user_exists(&st, d.name, rcpt.local);
-		if (res == STORE_ERROR)
-			return mlfi_backend_error(ctx, c, rtext, st.errstr);
-		if (res == STORE_NOTFOUND) {
-			reply_set(&r, "550", "5.1.1", "<%s>: Recipient address rejected: User unknown", rtext);
-			mlfi_log(c, "RCPT", &r, rtext);
-			return mlfi_reply(ctx, &r);
-		}
+	if (d.userlist && ures == STORE_NOTFOUND) {
+		reply_set(&r, "550", "5.1.1", "<%s>: Recipient address rejected: User unknown", rtext);
+		mlfi_log(c, "RCPT", &r, rtext);
+		return mlfi_reply(ctx, &r);
 	}
 
 	/* 2. the sender lists */
-	res = store_senderlist_hits(&st, d.name, &c->sender, c->client_ip[0] ? c->client_ip : NULL,
-				    &hits);
-	if (res == STORE_ERROR)
-		return mlfi_backend_error(ctx, c, rtext, st.errstr);
 	verdict = senderlist_decide(&hits, &why);
 	if (verdict == SENDERLIST_BLACK) {
 		reply_set(&r, "550", "5.7.1", "<%s>: Sender address rejected: Access denied",
