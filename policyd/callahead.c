@@ -117,7 +117,7 @@ struct ca_check {
 	char	host[PROBE_HOST_MAX + 1];
 	unsigned port;
 	char	client_ip[64];
-	char	sender[ADDRESS_TEXT_MAX + 1];
+	char	sender[ADDRESS_TEXT_MAX + 2];
 	char	where[CACACHE_WHERE_MAX + 1];
 	char	vkey[KEYS_MAX], lkey[KEYS_MAX], dkey[KEYS_MAX], downkey[KEYS_MAX];
 	char	lockval[CACACHE_WHERE_MAX + 300];
@@ -738,6 +738,26 @@ ca_lock(struct ca_check *c)
 
 /* --- the cached verdict ---------------------------------------------------------------------- */
 
+/* ca_down_read - the destination's down mark: set, inconclusive at once; else take the lock */
+static void
+ca_down_read(void *arg, int state, const char *text)
+{
+	struct ca_check *c = arg;
+
+	if (state < 0) {
+		ca_inconclusive(c, CALLAHEAD_ERROR, "redis: cannot read the destination's state");
+		return;
+	}
+	if (state == 1) {
+		if (msg_verbose)
+			msg_info("callahead: <%s@%s>: %s did not answer a probe lately (%s): inconclusive",
+				 c->local, c->domain, c->where, text);
+		ca_inconclusive(c, CALLAHEAD_DOWN, "destination not answering");
+		return;
+	}
+	ca_lock(c);
+}
+
 static void
 ca_cached(void *arg, int state, const char *text)
 {
@@ -754,7 +774,9 @@ ca_cached(void *arg, int state, const char *text)
 	}
 	if (state == 1)
 		msg_warn("callahead: %s: unreadable cached verdict: probing again", c->vkey);
-	ca_lock(c);
+	/* is the destination down? (the local copy, kept true by tracking, mostly) */
+	c->state = CA_READ;
+	lcache_string_read(c->pd, &c->read, c->downkey, c->buf, sizeof(c->buf), ca_down_read, c);
 }
 
 /* ca_timer - the poll period or the deadline */
@@ -832,7 +854,8 @@ callahead_check(struct policyd *pd, const struct conf *conf, const struct callah
 	snprintf(c->host, sizeof(c->host), "%s", req->host);
 	c->port = req->port;
 	snprintf(c->client_ip, sizeof(c->client_ip), "%s", req->client_ip);
-	snprintf(c->sender, sizeof(c->sender), "%s", req->sender);
+	if (!req->sender->null)
+		address_format(req->sender, c->sender, sizeof(c->sender));
 	snprintf(c->where, sizeof(c->where), "%s:%u", c->host, c->port);
 	keys_ca_verdict(c->vkey, sizeof(c->vkey), c->domain, c->local);
 	keys_ca_lock(c->lkey, sizeof(c->lkey), c->domain, c->local);

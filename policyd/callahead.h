@@ -2,6 +2,7 @@
 #ifndef MH_CALLAHEAD_H
 #define MH_CALLAHEAD_H
 
+#include "address.h"
 #include "cacache.h"
 
 struct policyd;
@@ -32,7 +33,7 @@ struct callahead_request {
 	const char *host;		/* the destination */
 	unsigned port;
 	const char *client_ip;		/* "" when unknown */
-	const char *sender;		/* "" for <> */
+	const struct address *sender;	/* formatted only when a probe may be needed */
 };
 
 struct callahead_result {

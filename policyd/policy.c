@@ -608,7 +608,7 @@ static int
 policy_callahead(struct policy_job *job)
 {
 	struct callahead_request req;
-	char	host[DOMAIN_NAME_MAX + 1], sender[ADDRESS_TEXT_MAX + 2];
+	char	host[DOMAIN_NAME_MAX + 1];
 	unsigned port;
 
 	if (!decide_callahead_target(&job->d, host, sizeof(host), &port))
@@ -618,10 +618,7 @@ policy_callahead(struct policy_job *job)
 	req.host = host;
 	req.port = port;
 	req.client_ip = job->d.client_ip;
-	sender[0] = 0;
-	if (!job->d.sender.null)
-		address_format(&job->d.sender, sender, sizeof(sender));
-	req.sender = sender;
+	req.sender = &job->d.sender;
 	callahead_check(job->pd, job->conf, &req, policy_callahead_done, job);
 	return 1;
 }
