@@ -26,7 +26,11 @@
 
 static char daemon_pidfile[CONF_STR_MAX + 1];	/* written at start, removed at exit */
 
-/* daemon_drop_privileges - setgid, initgroups, setuid to conf->user; checked */
+/*
+ * daemon_drop_privileges - setgid, initgroups, setuid to conf->user;
+ * checked. Started as root with no `user`: refused (EX_CONFIG); a `user`
+ * whose uid is 0 (root, named on purpose) keeps root, with a warning.
+ */
 void
 daemon_drop_privileges(const struct conf *conf)
 {
@@ -34,11 +38,18 @@ daemon_drop_privileges(const struct conf *conf)
 
 	if (*conf->user == 0) {
 		if (geteuid() == 0)
-			msg_warn("running as root: set `user` in %s to drop privileges", conf->path);
+			msg_fatal(EX_CONFIG, "%s: started as root without `user`: set it to the account to "
+				  "run as (user = \"root\" to stay root on purpose)", conf->path);
 		return;
 	}
 	if ((pw = getpwnam(conf->user)) == NULL)
 		msg_fatal(EX_CONFIG, "%s: user: no such user \"%s\"", conf->path, conf->user);
+	if (pw->pw_uid == 0) {		/* asked for by name: nothing to drop */
+		if (geteuid() != 0)
+			msg_fatal(EX_NOPERM, "user %s: need to start as root to become it", conf->user);
+		msg_warn("running as root (%s: user = \"%s\")", conf->path, conf->user);
+		return;
+	}
 	if (geteuid() != 0) {
 		if (geteuid() != pw->pw_uid)
 			msg_fatal(EX_NOPERM, "user %s: need to start as root to become it", conf->user);

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,10 @@ main(int argc, char **argv)
 		msg_fatal(EX_SOFTWARE, "libmilter refused the filter's description");
 	if (smfi_opensocket(milter_conf->milter_listen.kind == ENDPOINT_UNIX) != MI_SUCCESS)
 		msg_fatal(EX_UNAVAILABLE, "cannot listen on %s", shown);
+	/* libmilter leaves the socket to the umask (root's 0755): Postfix's user must connect */
+	if (milter_conf->milter_listen.kind == ENDPOINT_UNIX
+	    && chmod(milter_conf->milter_listen.path, 0666) < 0)
+		msg_fatal(EX_OSERR, "%s: chmod: %s", shown, strerror(errno));
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));

@@ -30,7 +30,6 @@ struct policyd {
 	struct conn *conns;		/* open client connections */
 	size_t	nconns;
 	size_t	jobs;			/* requests being decided */
-	size_t	max_conns;
 	int	draining;		/* SIGTERM: finish what is in hand, then exit */
 	struct event *drain_timer;
 	unsigned long requests;		/* policy requests answered */

@@ -555,7 +555,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 	unsigned port = 0;
 
 	(void) salen;
-	if (pd->draining || pd->nconns >= pd->max_conns) {
+	if (pd->draining || pd->nconns >= pd->conf->policyd_max_connections) {
 		msg_warn("%s: %s; connection refused", conn_kind_names[kind],
 			 pd->draining ? "shutting down" : "too many connections (policyd.max_connections)");
 		evutil_closesocket(fd);
@@ -625,7 +625,7 @@ server_bind(struct policyd *pd, const struct endpoint *ep, char *err, size_t err
 		/* a stale socket of a previous run; never remove anything else */
 		if (lstat(ep->path, &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(ep->path);
-		l = evconnlistener_new_bind(pd->base, conn_accept, pd, flags, 128,
+		l = evconnlistener_new_bind(pd->base, conn_accept, pd, flags, -1,
 					    (struct sockaddr *) &sun, sizeof(sun));
 		if (l == NULL) {
 			snprintf(err, errlen, "%s: cannot listen: %s", text, strerror(errno));
@@ -647,7 +647,7 @@ server_bind(struct policyd *pd, const struct endpoint *ep, char *err, size_t err
 			snprintf(err, errlen, "%s: %s", text, gai_strerror(rc));
 			return NULL;
 		}
-		l = evconnlistener_new_bind(pd->base, conn_accept, pd, flags, 128, ai->ai_addr,
+		l = evconnlistener_new_bind(pd->base, conn_accept, pd, flags, -1, ai->ai_addr,
 					    (int) ai->ai_addrlen);
 		if (l == NULL)
 			snprintf(err, errlen, "%s: cannot listen: %s", text, strerror(errno));
@@ -660,7 +660,6 @@ server_bind(struct policyd *pd, const struct endpoint *ep, char *err, size_t err
 int
 server_listen(struct policyd *pd, char *err, size_t errlen)
 {
-	pd->max_conns = pd->conf->policyd_max_connections;
 	if (server_sweep_timer == NULL
 	    && (server_sweep_timer = evtimer_new(pd->base, server_sweep, pd)) == NULL) {
 		snprintf(err, errlen, "cannot create the timeout timer");

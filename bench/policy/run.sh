@@ -154,6 +154,7 @@ free_port mh_port
 free_port mh_sm_port
 free_port dns_port
 cat >"$tmp/mhkit.conf" <<EOF
+user = "root";
 redis = { host = "127.0.0.1"; port = $redis_port; };
 policyd = { listen = "inet:127.0.0.1:$mh_port"; socketmap = "inet:127.0.0.1:$mh_sm_port"; };
 node = { hostnames = ["relay1.bench.example"]; };

@@ -189,6 +189,7 @@ over_users=($(users_list o "$OVER_ACCOUNTS" | tr , ' '))
 free_port mh_port
 free_port mh_sm_port
 cat >"$tmp/mhkit.conf" <<EOF
+user = "root";
 redis = { host = "127.0.0.1"; port = $redis_port; };
 policyd = { listen = "inet:127.0.0.1:$mh_port"; socketmap = "inet:127.0.0.1:$mh_sm_port"; };
 outbound = { relays_per_block = $PER_BLOCK; };

@@ -221,20 +221,27 @@ redis_name_of_port() {
 #   instance (or NAME):  redis = { host = "127.0.0.1"; port = N; TEXT };
 #   --redis TEXT adds settings inside that group (password = "x"; db = 3;),
 #   --no-redis leaves the group out (write your own in EXTRA);
+#   as root, user = "root" is added (the daemons refuse root without
+#   `user`) unless EXTRA sets user or --no-user is given;
 #   EXTRA is appended as top-level libconfig text.
 mhkit_conf_write() {
-	local file=$1 redis_text= with_redis=1 port=${REDIS_PORT:-}
+	local file=$1 redis_text= with_redis=1 with_user=1 port=${REDIS_PORT:-}
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--redis) redis_text=$2; shift 2 ;;
 		--no-redis) with_redis=0; shift ;;
+		--no-user) with_user=0; shift ;;
 		--instance) port=${REDIS_PORTS[$2]:-}; shift 2 ;;
 		*) break ;;
 		esac
 	done
 	{
 		echo "# written by tests/lib/redis.sh for $T_NAME"
+		# the daemons refuse root without `user`: tests run as root on purpose
+		if [ "$with_user" = 1 ] && [ "$(id -u)" = 0 ] && ! grep -qE '(^|[;{[:space:]])user[[:space:]]*=' <<<"$*"; then
+			echo 'user = "root";'
+		fi
 		if [ "$with_redis" = 1 ]; then
 			echo "redis = {"
 			echo "  host = \"127.0.0.1\";"
