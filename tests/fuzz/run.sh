@@ -7,6 +7,7 @@
 #			temporary directory.
 #   SECONDS_EACH	how long each target runs (default 60)
 #   RUNS		run each target for this many inputs instead (long runs)
+#   MAX_LEN	the longest input (default 65536)
 #   FUZZ_ONLY		run only the target of this name (e.g. policy)
 #   FUZZ_CC		compiler (default clang; needs libclang-rt-14-dev on Debian 12)
 #
@@ -102,7 +103,7 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions="$work/$target.supp":print_suppressions=0 \
-	"$work/$target" "$limit" -max_len=65536 -print_final_stats=1 \
+	"$work/$target" "$limit" -max_len="${MAX_LEN:-65536}" -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/$target-" "$work/corpus/$name" >"$log" 2>&1
 	status=$?
 
