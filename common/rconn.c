@@ -24,7 +24,7 @@
  *
  * Public functions: rconn_new, rconn_free, rconn_connect, rconn_errstr,
  * rconn_address, rconn_reconnects, rconn_primary, rconn_command, rconn_commandargv,
- * rconn_append, rconn_appendargv, rconn_get_reply.
+ * rconn_append, rconn_appendargv, rconn_get_reply, rconn_totals.
  *
  * Limits: one rconn per thread; the settings are copied at rconn_new,
  * so the conf may be freed (or swapped on SIGHUP) afterwards.  Error
@@ -58,6 +58,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,16 @@ struct rconn {
 	uint64_t next_attempt_ms;	/* monotonic time of the next allowed connect */
 	unsigned long reconnects;
 };
+
+/* every rconn of the process, for the metrics (rconn_totals) */
+static _Atomic unsigned long rconn_all_failures, rconn_all_reconnects;
+
+/* rconn_count - one more in a process-wide total */
+static inline void
+rconn_count(_Atomic unsigned long *total)
+{
+	atomic_fetch_add_explicit(total, 1, memory_order_relaxed);
+}
 
 /* rconn_now_ms - monotonic milliseconds */
 static uint64_t
@@ -650,23 +661,28 @@ rconn_connect(struct rconn *rc)
 		return 0;
 	if (rc->bad_setting) {
 		rconn_seterr(rc, rc->addr, "%s", rc->bad_setting);
+		rconn_count(&rconn_all_failures);
 		return -1;
 	}
 	now = rconn_now_ms();
 	if (rc->backoff_ms && now < rc->next_attempt_ms) {
 		rconn_seterr(rc, rc->addr, "backend unavailable, next attempt in %llu ms (%s)",
 			     (unsigned long long) (rc->next_attempt_ms - now), rc->lasterr);
+		rconn_count(&rconn_all_failures);
 		return -1;
 	}
 	rc->ctx = *rc->master ? rconn_discover(rc) : rconn_direct(rc);
 	if (rc->ctx == NULL) {
 		rconn_failed(rc);
+		rconn_count(&rconn_all_failures);
 		return -1;
 	}
 	rc->pending = 0;
 	rc->backoff_ms = 0;
-	if (rc->ever_connected)
+	if (rc->ever_connected) {
 		rc->reconnects++;
+		rconn_count(&rconn_all_reconnects);
+	}
 	if (rc->state == RCONN_STATE_DOWN)
 		msg_warn("redis %s: reconnected", rc->addr);
 	rc->ever_connected = 1;
@@ -709,12 +725,14 @@ rconn_check(struct rconn *rc, redisReply *r, int saved_errno)
 		rconn_seterr(rc, rc->addr, "%s",
 			     rconn_ctx_error(rc->ctx, saved_errno, rc->timeout_ms, buf, sizeof(buf)));
 		rconn_drop(rc, 0);
+		rconn_count(&rconn_all_failures);
 		return NULL;
 	}
 	if (rconn_unready(r)) {
 		rconn_seterr(rc, rc->addr, "%s", rconn_reply_text(r, buf, sizeof(buf)));
 		freeReplyObject(r);
 		rconn_drop(rc, 1);
+		rconn_count(&rconn_all_failures);
 		return NULL;
 	}
 	return r;
@@ -833,4 +851,12 @@ rconn_primary(const struct rconn *rc, const char **host, unsigned *port)
 	*host = rc->primary;
 	*port = rc->primary_port;
 	return 0;
+}
+
+/* rconn_totals - failed calls and reconnects of every rconn of the process, from any thread */
+void
+rconn_totals(unsigned long *failures, unsigned long *reconnects)
+{
+	*failures = atomic_load_explicit(&rconn_all_failures, memory_order_relaxed);
+	*reconnects = atomic_load_explicit(&rconn_all_reconnects, memory_order_relaxed);
 }

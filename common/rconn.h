@@ -36,6 +36,12 @@ const char *rconn_address(const struct rconn *);
 int	rconn_primary(const struct rconn *, const char **host, unsigned *port);
 /* rconn_reconnects - how many times a broken connection was re-established */
 unsigned long rconn_reconnects(const struct rconn *);
+/*
+ * rconn_totals - over every rconn of the process (any thread): calls that
+ * failed (connect refused or backing off, I/O error, timeout, unready
+ * server) and connections re-established
+ */
+void	rconn_totals(unsigned long *failures, unsigned long *reconnects);
 
 /* rconn_command - one command, one reply (caller frees with freeReplyObject), NULL on failure */
 redisReply *rconn_command(struct rconn *, const char *fmt, ...);

@@ -85,6 +85,7 @@
 #include "domain.h"
 #include "log.h"
 #include "milter.h"
+#include "mmetrics.h"
 #include "rconn.h"
 #include "reply.h"
 #include "senderlist.h"
@@ -507,6 +508,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		if (!c->spf_done) {
 			spf_check(c->client_ip, c->helo, c->sender.null ? "" : c->sender_text, &c->spf);
 			c->spf_done = 1;
+			mmetrics_spf(c->spf.result);
 			msg_info("%s: SPF %s: client %s[%s], helo=<%s>, from=<%s>",
 				 c->qid[0] ? c->qid : "NOQUEUE", spf_result_name(c->spf.result),
 				 c->client_name, c->client_ip[0] ? c->client_ip : "unknown", c->helo,
@@ -550,12 +552,12 @@ mlfi_scan(struct mlfi_conn *c, const void *data, size_t len)
 	if (!c->virus_wanted || c->scan_failed || len == 0)
 		return;
 	if (c->scan == NULL
-	    && (c->scan = clamd_open(&milter_conf->milter_clamd, MILTER_SCAN_TIMEOUT_MS,
+	    && (c->scan = mmetrics_clamd_open(&milter_conf->milter_clamd, MILTER_SCAN_TIMEOUT_MS,
 				     MILTER_CLAMD_MAX, c->scan_err, sizeof(c->scan_err))) == NULL) {
 		c->scan_failed = 1;
 		return;
 	}
-	if (clamd_write(c->scan, data, len, c->scan_err, sizeof(c->scan_err)) < 0) {
+	if (mmetrics_clamd_write(c->scan, data, len, c->scan_err, sizeof(c->scan_err)) < 0) {
 		clamd_abort(c->scan);
 		c->scan = NULL;
 		c->scan_failed = 1;
@@ -758,7 +760,7 @@ mlfi_virus_verdict(SMFICTX *ctx, struct mlfi_conn *c)
 		return SMFIS_CONTINUE;		/* nothing was streamed (no header, no body) */
 	if (!c->scan_failed) {
 		memset(&res, 0, sizeof(res));
-		if (clamd_finish(c->scan, &res, c->scan_err, sizeof(c->scan_err)) < 0)
+		if (mmetrics_clamd_finish(c->scan, &res, c->scan_err, sizeof(c->scan_err)) < 0)
 			c->scan_failed = 1;
 		c->scan = NULL;
 	}
@@ -857,7 +859,7 @@ mlfi_spam(SMFICTX *ctx, struct mlfi_conn *c)
 		mlfi_addheader(ctx, c, "X-Spam-Status", status);
 		return SMFIS_CONTINUE;
 	}
-	if (spamd_check(&milter_conf->milter_spamd, c->spam_buf ? c->spam_buf : "", c->spam_len,
+	if (mmetrics_spamd_check(&milter_conf->milter_spamd, c->spam_buf ? c->spam_buf : "", c->spam_len,
 			MILTER_SCAN_TIMEOUT_MS, &res, err, sizeof(err)) < 0) {
 		sfsistat rc = mlfi_scanner_error(ctx, c, "spam scan", err);
 

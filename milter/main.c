@@ -6,7 +6,9 @@
  *	mhmilter [-c FILE] [-f] [-v] [-V]
  *
  * Start: load mhkit.conf (errors: exit 78 naming file, line and setting),
- * open the milter.listen socket while still root, drop to `user`, detach
+ * open the milter.listen socket (and milter.metrics, served later by a
+ * thread of its own: common/metrics.c, milter/mmetrics.c) while still
+ * root, drop to `user`, detach
  * unless -f, write the pidfile, then libmilter's smfi_main runs the
  * filter: one thread per SMTP connection, each with its own Redis
  * connection (filter.c). libmilter handles SIGTERM and SIGINT (stop:
@@ -33,7 +35,9 @@
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
+#include "mmetrics.h"
 #include "spf.h"
 
 #define MILTER_CONNSTR_MAX	(ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX + 16)
@@ -87,6 +91,7 @@ main(int argc, char **argv)
 	char	err[1200], conn[MILTER_CONNSTR_MAX], shown[ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX];
 	char	authserv[ENDPOINT_HOST_MAX + 1];
 	int	foreground = 0, verbose = 0, ch, rc;
+	struct metrics_server *metrics = NULL;
 
 	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
 		switch (ch) {
@@ -117,11 +122,15 @@ main(int argc, char **argv)
 	endpoint_format(&milter_conf->milter_listen, shown, sizeof(shown));
 	signal(SIGPIPE, SIG_IGN);
 
+	mmetrics_wrap(&milter_desc);	/* before libmilter copies it */
 	if (smfi_setconn(conn) != MI_SUCCESS || smfi_settimeout(MILTER_TIMEOUT_S) != MI_SUCCESS
 	    || smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal(EX_SOFTWARE, "libmilter refused the filter's description");
 	if (smfi_opensocket(milter_conf->milter_listen.kind == ENDPOINT_UNIX) != MI_SUCCESS)
 		msg_fatal(EX_UNAVAILABLE, "cannot listen on %s", shown);
+	if (milter_conf->milter_metrics.kind != ENDPOINT_NONE
+	    && (metrics = metrics_listen(&milter_conf->milter_metrics, &mmetrics_set, err, sizeof(err))) == NULL)
+		msg_fatal(EX_UNAVAILABLE, "milter.metrics: %s", err);
 	/* libmilter leaves the socket to the umask (root's 0755): Postfix's user must connect */
 	if (milter_conf->milter_listen.kind == ENDPOINT_UNIX
 	    && chmod(milter_conf->milter_listen.path, 0666) < 0)
@@ -137,10 +146,13 @@ main(int argc, char **argv)
 	milter_authserv(milter_conf, authserv, sizeof(authserv));
 	if (spf_init(milter_conf, authserv, err, sizeof(err)) < 0)
 		msg_fatal(EX_SOFTWARE, "SPF: %s", err);
+	if (metrics && metrics_start(metrics, err, sizeof(err)) < 0)
+		msg_fatal(EX_OSERR, "milter.metrics: %s", err);
 	msg_info("ready: milter %s, redis %s", shown, milter_conf->redis_unix[0]
 		 ? milter_conf->redis_unix : milter_conf->redis_host);
 
 	rc = smfi_main();
+	metrics_stop(metrics);
 
 	msg_info("stopped");
 	milter_threads_end();

@@ -78,6 +78,7 @@
 #include <hiredis/hiredis.h>
 
 #include "aredis.h"
+#include "pmetrics.h"
 #include "conf.h"
 #include "log.h"
 
@@ -172,6 +173,7 @@ aredis_enter_state(struct aredis *ar, enum aredis_state state, const char *why)
 		msg_info("redis %s: %s -> %s%s%s", ar->addr, aredis_state_names[ar->state],
 			 aredis_state_names[state], why ? ": " : "", why ? why : "");
 	ar->state = state;
+	metrics_set(&pm_redis_up, 0, state == AREDIS_UP);
 }
 
 static char *
@@ -204,8 +206,10 @@ aredis_req_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (req->timer)
 		event_free(req->timer);
 	if (!req->answered) {
-		if (reply == NULL)
+		if (reply == NULL) {
 			req->ar->errors++;
+			metrics_inc(&pm_redis_errors, 0);
+		}
 		req->cb(reply, req->arg);
 	}
 	if (aredis_unready(reply) && req->ar->state == AREDIS_UP)
@@ -226,6 +230,7 @@ aredis_req_timeout(evutil_socket_t fd, short what, void *arg)
 	req->timer = NULL;
 	req->answered = 1;
 	ar->errors++;
+	metrics_inc(&pm_redis_errors, 0);
 	req->cb(NULL, req->arg);
 	/* the req itself is freed when hiredis gives it back, at the latest at the drop */
 	if (ar->state == AREDIS_UP)
@@ -268,8 +273,10 @@ aredis_commandargv(struct aredis *ar, aredis_cb *cb, void *arg, int argc, const 
 {
 	struct aredis_req *req;
 
-	if (ar->state != AREDIS_UP || ar->ac == NULL)
+	if (ar->state != AREDIS_UP || ar->ac == NULL) {
+		metrics_inc(&pm_redis_unavailable, 0);
 		return -1;
+	}
 	req = aredis_req_new(ar, cb, arg);
 	return aredis_req_queued(ar, req, redisAsyncCommandArgv(ar->ac, aredis_req_reply, req,
 								argc, argv, lens));
@@ -283,8 +290,10 @@ aredis_command(struct aredis *ar, aredis_cb *cb, void *arg, const char *fmt, ...
 	va_list	ap;
 	int	status;
 
-	if (ar->state != AREDIS_UP || ar->ac == NULL)
+	if (ar->state != AREDIS_UP || ar->ac == NULL) {
+		metrics_inc(&pm_redis_unavailable, 0);
 		return -1;
+	}
 	req = aredis_req_new(ar, cb, arg);
 	va_start(ap, fmt);
 	status = redisvAsyncCommand(ar->ac, aredis_req_reply, req, fmt, ap);
@@ -326,6 +335,7 @@ aredis_login_reply(redisAsyncContext *ac, void *r, void *privdata)
 	ar->backoff_ms = 0;
 	if (ar->ever_up) {
 		ar->reconnects++;
+		metrics_inc(&pm_redis_reconnects, 0);
 		msg_warn("redis %s: connected again", ar->addr);
 	} else if (msg_verbose) {
 		msg_info("redis %s: connected", ar->addr);

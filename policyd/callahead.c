@@ -72,6 +72,7 @@
 #include "keys.h"
 #include "lcache.h"
 #include "log.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "probe.h"
 
@@ -294,6 +295,7 @@ ca_probed(const struct probe_result *pr, void *arg)
 	char	val[CACACHE_VALUE_MAX + 1];
 	uint64_t ttl;
 
+	pmetrics_probe(pr->outcome, pr->elapsed_ms);
 	memset(&e, 0, sizeof(e));
 	e.at = (long long) time(NULL);
 	e.code = pr->code;

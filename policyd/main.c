@@ -7,7 +7,9 @@
  * and policyd.socketmap, detaches (without -f), writes `pidfile`, drops
  * to `user` (when set),
  * and serves both protocols on one libevent loop, with one asynchronous
- * Redis connection and one c-ares resolver. Without -f it detaches and
+ * Redis connection and one c-ares resolver. policyd.metrics, when set,
+ * is bound with the listeners and served by a thread of its own
+ * (common/metrics.c, policyd/pmetrics.c). Without -f it detaches and
  * logs to syslog (syslog_facility, default mail); with -f it stays in
  * the foreground and logs to stderr.
  *
@@ -41,6 +43,8 @@
 #include "daemon.h"
 #include "dnsq.h"
 #include "log.h"
+#include "metrics.h"
+#include "pmetrics.h"
 #include "policyd.h"
 
 #define POLICYD_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests in hand */
@@ -224,6 +228,7 @@ main(int argc, char **argv)
 	char	err[1200];
 	int	foreground = 0, verbose = 0, ch;
 	struct event *sigs[4];
+	struct metrics_server *metrics = NULL;
 	const int signals[4] = {SIGHUP, SIGTERM, SIGINT, 0};
 
 	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
@@ -258,6 +263,9 @@ main(int argc, char **argv)
 		msg_fatal(EX_OSERR, "cannot create the event loop");
 	if (server_listen(&pd, err, sizeof(err)) < 0)
 		msg_fatal(EX_OSERR, "%s", err);
+	if (pd.conf->policyd_metrics.kind != ENDPOINT_NONE
+	    && (metrics = metrics_listen(&pd.conf->policyd_metrics, &pmetrics_set, err, sizeof(err))) == NULL)
+		msg_fatal(EX_OSERR, "policyd.metrics: %s", err);
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
@@ -268,6 +276,8 @@ main(int argc, char **argv)
 	/* the pidfile is written while we may still write where root can */
 	daemon_pidfile_write(pd.conf);
 	daemon_drop_privileges(pd.conf);
+	if (metrics && metrics_start(metrics, err, sizeof(err)) < 0)
+		msg_fatal(EX_OSERR, "policyd.metrics: %s", err);
 	if ((pd.dns = dnsq_new(pd.base, pd.conf, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "dns: %s", err);
 	pd.redis = aredis_new(pd.base, pd.conf);
@@ -283,6 +293,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(pd.base);
 
+	metrics_stop(metrics);
 	msg_info("stopped: %lu policy requests, %lu socketmap lookups answered", pd.requests, pd.lookups);
 	if (pd.jobs > 0) {
 		/* forced out by the drain timer: jobs still point at the backends */

@@ -107,6 +107,7 @@
 #include "lcache.h"
 #include "log.h"
 #include "policy_proto.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "quota.h"
 #include "reply.h"
@@ -320,6 +321,7 @@ outbound_finish(struct outbound_job *job)
 
 	outbound_log(job);
 	job->pd->requests++;
+	pmetrics_policy(job->stage == OUTBOUND_RCPT ? PM_OUTBOUND_RCPT : PM_OUTBOUND_EOM, job->reply.kind);
 	if (job->conn) {
 		/* requests of one connection are decided one at a time: the transaction is ours */
 		if (job->stage == OUTBOUND_RCPT && job->reply.kind == REPLY_DUNNO)
@@ -501,6 +503,7 @@ outbound_quota_result(struct outbound_job *job, const struct quota_result *rp)
 			       (unsigned long long) job->relays, (unsigned long long) res.used,
 			       (unsigned long long) res.limit);
 		quota_reply_over(&job->reply, job->conf->outbound_quota_reply, job->limit, job->user);
+		metrics_inc(&pm_quota_refusals, PM_OVER_QUOTA);
 		break;
 	case QUOTA_UNDONE:
 		/*
@@ -862,6 +865,7 @@ outbound_account_known(struct outbound_job *job, enum store_result res)
 	if (res == STORE_NOTFOUND || !job->account.enabled) {
 		outbound_trace(job, "account %s", res == STORE_NOTFOUND ? "unknown" : "disabled");
 		quota_reply_no_service(&job->reply, job->user);
+		metrics_inc(&pm_quota_refusals, PM_NO_SERVICE);
 		outbound_enter_state(job, OUTBOUND_DONE);
 		return;
 	}
@@ -870,6 +874,7 @@ outbound_account_known(struct outbound_job *job, enum store_result res)
 		outbound_trace(job, "recipient %llu of the transaction: over max_recipients %u",
 			       (unsigned long long) job->recipients, conf->outbound_max_recipients);
 		quota_reply_too_many(&job->reply);
+		metrics_inc(&pm_quota_refusals, PM_TOO_MANY_RECIPIENTS);
 		outbound_enter_state(job, OUTBOUND_DONE);
 		return;
 	}
@@ -877,6 +882,7 @@ outbound_account_known(struct outbound_job *job, enum store_result res)
 	if (mult == 0 || job->size > conf->outbound_max_size) {
 		outbound_trace(job, "size %llu: over the limit", (unsigned long long) job->size);
 		quota_reply_size(&job->reply);
+		metrics_inc(&pm_quota_refusals, PM_TOO_LARGE);
 		outbound_enter_state(job, OUTBOUND_DONE);
 		return;
 	}
@@ -1026,6 +1032,7 @@ outbound_handle(struct policyd *pd, struct conn *conn, const struct policy_parse
 	    || account_name_valid(user, strnlen(user, ACCOUNT_NAME_MAX + 1), err, sizeof(err)) < 0) {
 		outbound_trace(job, "no account: %s", user ? err : "no sasl_username");
 		quota_reply_no_service(&job->reply, user ? user : "");
+		metrics_inc(&pm_quota_refusals, PM_NO_SERVICE);
 		outbound_enter_state(job, OUTBOUND_DONE);
 		return 0;
 	}

@@ -39,6 +39,7 @@
 #include "lcache.h"
 #include "log.h"
 #include "policy_proto.h"
+#include "pmetrics.h"
 #include "policyd.h"
 
 #define POLICY_DNSBL_TTL_MIN	60	/* seconds a DNSBL answer is cached at least */
@@ -235,6 +236,7 @@ policy_finish(struct policy_job *job)
 
 	policy_log(job);
 	job->pd->requests++;
+	pmetrics_policy(PM_RCPT, job->d.reply.kind);
 	if (job->conn) {
 		if ((n = policy_reply_format(buf, sizeof(buf), job->d.reply.text)) < 0)
 			msg_panic("policy: unformattable action \"%s\"", job->d.reply.text);
@@ -598,6 +600,7 @@ policy_callahead_done(const struct callahead_result *r, void *arg)
 {
 	struct policy_job *job = arg;
 
+	pmetrics_callahead(r->source, r->e.verdict);
 	decide_callahead_verdict(&job->d, r->e.verdict == CACACHE_REJECT, callahead_source_name(r->source),
 				 r->e.where, r->e.text);
 	policy_step_done(job);
@@ -706,6 +709,7 @@ policy_handle(struct policyd *pd, struct conn *conn, const struct policy_parser 
 
 dunno:
 	pd->requests++;
+	pmetrics_policy(PM_OTHER, REPLY_DUNNO);
 	n = policy_reply_format(buf, sizeof(buf), "DUNNO");
 	conn_reply(conn, buf, (size_t) n);
 }

@@ -79,6 +79,7 @@
 
 #include "log.h"
 #include "policy_proto.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "sbuf.h"
 #include "socketmap_proto.h"
@@ -181,6 +182,7 @@ conn_close(struct conn *c)
 	sbuf_free(&c->out);
 	policy_parser_free(c->pp);
 	socketmap_parser_free(c->sp);
+	metrics_gauge_add(&pm_connections, c->kind, -1);
 	free(c);
 	if (--pd->nconns == 0)
 		evtimer_del(server_sweep_timer);
@@ -558,6 +560,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 	if (pd->draining || pd->nconns >= pd->conf->policyd_max_connections) {
 		msg_warn("%s: %s; connection refused", conn_kind_names[kind],
 			 pd->draining ? "shutting down" : "too many connections (policyd.max_connections)");
+		metrics_inc(&pm_connections_refused, kind);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -600,6 +603,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 		pd->conns->prev = c;
 	pd->conns = c;
 	pd->nconns++;
+	metrics_gauge_add(&pm_connections, kind, 1);
 	if (!evtimer_pending(server_sweep_timer, NULL))
 		server_sweep_arm(pd);
 	if (msg_verbose > 1)

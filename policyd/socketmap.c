@@ -28,6 +28,7 @@
 #include "address.h"
 #include "decide.h"
 #include "log.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "socketmap_proto.h"
 
@@ -61,6 +62,7 @@ socketmap_answer(struct policyd *pd, struct conn *conn, enum socketmap_status st
 	int	n;
 
 	pd->lookups++;
+	metrics_inc(&pm_socketmap_requests, status);
 	if (conn == NULL)
 		return;
 	if ((n = socketmap_reply_format(buf, sizeof(buf), status, text)) < 0)
