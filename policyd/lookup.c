@@ -16,13 +16,21 @@
  * (lcache.c), then without waiting: the callback runs before
  * lookup_domain or lookup_mx returns.
  *
- * Public functions: lookup_domain, lookup_mx.
+ * A domain that is not found is checked against the index of domains
+ * (mh:domains): a Redis that lost its data (restarted empty, flushed)
+ * has none, and every domain would be "not ours" - Postfix would refuse
+ * mail for customers with 554 and route queued mail wrong. So without
+ * the index the answer is STORE_ERROR (the caller's "Redis unavailable":
+ * 4xx, TEMP), not NOTFOUND, and a warning says why, once a minute.
+ *
+ * Public functions: lookup_domain, lookup_index, lookup_mx.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aredis.h"
 #include "dnsq.h"
@@ -43,6 +51,79 @@ struct lookup_domain_req {
 	void   *arg;
 };
 
+struct lookup_index_req {
+	struct policyd *pd;
+	struct rcache_ticket ticket;
+	lookup_index_cb *cb;
+	void   *arg;
+};
+
+/* lookup_index_reply - EXISTS answered (or failed: NULL) */
+static void
+lookup_index_reply(redisReply *r, void *arg)
+{
+	struct lookup_index_req *req = arg;
+	int	state = (r != NULL && r->type == REDIS_REPLY_INTEGER) ? r->integer > 0 : -1;
+
+	if (state >= 0)
+		lcache_flag_put(req->pd, &req->ticket, "", 0, state);
+	lcache_release(req->pd, &req->ticket);
+	req->cb(req->arg, state);
+	free(req);
+}
+
+void
+lookup_index(struct policyd *pd, const char *key, lookup_index_cb *cb, void *arg)
+{
+	struct lookup_index_req *req;
+	int	flag;
+
+	if (lcache_flag_get(pd, key, "", 0, &flag)) {
+		cb(arg, flag);
+		return;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		msg_panic("lookup: out of memory");
+	req->pd = pd;
+	req->cb = cb;
+	req->arg = arg;
+	lcache_want(pd, key, &req->ticket);
+	if (aredis_command(pd->redis, lookup_index_reply, req, "EXISTS %s", key) < 0)
+		lookup_index_reply(NULL, req);
+}
+
+/* lookup_domain_finish - keep the answer locally (not an error), answer, free */
+static void
+lookup_domain_finish(struct lookup_domain_req *req, enum store_result res, const struct domain *d)
+{
+	lcache_domain_put(req->pd, &req->ticket, res, d);
+	lcache_release(req->pd, &req->ticket);
+	req->cb(res, res == STORE_OK ? d : NULL, req->arg);
+	free(req);
+}
+
+/* lookup_domain_indexed - a domain not found: real only while the index exists */
+static void
+lookup_domain_indexed(void *arg, int state)
+{
+	static time_t warned;
+	struct lookup_domain_req *req = arg;
+	struct domain d;
+	time_t	now;
+
+	if (state == 1) {
+		domain_init(&d, req->name, req->conf);
+		lookup_domain_finish(req, STORE_NOTFOUND, &d);
+		return;
+	}
+	if (state == 0 && (now = time(NULL)) - warned >= 60) {
+		warned = now;
+		msg_warn("redis holds no domains (%s is missing: restarted without its data?): "
+			 "answering as if it were unavailable until a domain is added", KEYS_DOMAINS);
+	}
+	lookup_domain_finish(req, STORE_ERROR, NULL);
+}
+
 /* lookup_domain_reply - HGETALL answered (or failed: NULL) */
 static void
 lookup_domain_reply(redisReply *r, void *arg)
@@ -51,10 +132,11 @@ lookup_domain_reply(redisReply *r, void *arg)
 	struct domain d;
 	enum store_result res = store_domain_from_reply(req->conf, req->name, r, &d);
 
-	lcache_domain_put(req->pd, &req->ticket, res, &d);
-	lcache_release(req->pd, &req->ticket);
-	req->cb(res, res == STORE_OK ? &d : NULL, req->arg);
-	free(req);
+	if (res == STORE_NOTFOUND) {
+		lookup_index(req->pd, KEYS_DOMAINS, lookup_domain_indexed, req);
+		return;
+	}
+	lookup_domain_finish(req, res, &d);
 }
 
 /* lookup_domain - a domain's settings with the defaults of conf */

@@ -897,12 +897,43 @@ outbound_account_known(struct outbound_job *job, enum store_result res)
 }
 
 /* outbound_account_reply - HMGET's answer, kept locally */
+/*
+ * outbound_account_indexed - an account not found: real only while the
+ * index of accounts exists (an emptied Redis has none: that is Redis's
+ * failure, answered as one, not "no outbound service")
+ */
+static void
+outbound_account_indexed(void *arg, int state)
+{
+	static time_t warned;
+	struct outbound_job *job = arg;
+	time_t	now;
+
+	if (state == 1) {
+		lcache_account_put(job->pd, &job->ticket, STORE_NOTFOUND, &job->account);
+		lcache_release(job->pd, &job->ticket);
+		outbound_account_known(job, STORE_NOTFOUND);
+		return;
+	}
+	if (state == 0 && (now = time(NULL)) - warned >= 60) {
+		warned = now;
+		msg_warn("redis holds no accounts (%s is missing: restarted without its data?): "
+			 "answering as if it were unavailable until an account is added", KEYS_ACCOUNTS);
+	}
+	lcache_release(job->pd, &job->ticket);
+	outbound_account_known(job, STORE_ERROR);
+}
+
 static void
 outbound_account_reply(redisReply *r, void *arg)
 {
 	struct outbound_job *job = arg;
 	enum store_result res = store_account_from_reply(job->user, r, &job->account);
 
+	if (res == STORE_NOTFOUND) {
+		lookup_index(job->pd, KEYS_ACCOUNTS, outbound_account_indexed, job);
+		return;
+	}
 	lcache_account_put(job->pd, &job->ticket, res, &job->account);
 	lcache_release(job->pd, &job->ticket);
 	outbound_account_known(job, res);

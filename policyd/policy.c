@@ -289,7 +289,13 @@ policy_prefetch_reply(redisReply *r, void *arg)
 	switch (a->kind) {
 	case POLICY_PF_DOMAIN:
 		job->pf_domain = store_domain_from_reply(job->conf, job->d.rcpt_addr.domain, r, &job->d.domain);
-		lcache_domain_put(pd, &a->ticket, job->pf_domain, &job->d.domain);
+		/*
+		 * "not found" is kept only by lookup_domain, which checks it
+		 * against the index (an emptied Redis is not "no such domain":
+		 * the socketmap must not answer NOTFOUND from this copy)
+		 */
+		if (job->pf_domain == STORE_OK)
+			lcache_domain_put(pd, &a->ticket, job->pf_domain, &job->d.domain);
 		break;
 	case POLICY_PF_USER:
 		job->pf_user = (r == NULL || r->type != REDIS_REPLY_INTEGER) ? STORE_ERROR

@@ -104,6 +104,14 @@ typedef void lookup_domain_cb(enum store_result, const struct domain *, void *ar
 typedef void lookup_mx_cb(int dns_ok, const struct mx_set *, void *arg);
 /* lookup_domain - 0: the callback will run; -1: none will, Redis is down */
 int	lookup_domain(struct policyd *, const struct conf *, const char *name, lookup_domain_cb *, void *arg);
+/*
+ * lookup_index - does an index key (KEYS_DOMAINS, KEYS_ACCOUNTS) exist?
+ * cb(arg, 1 yes, 0 no, -1 Redis failed), from the local copy when there
+ * is one (at once). A missing index means a Redis emptied (restarted
+ * without its data): a "not found" then is not the customer's answer.
+ */
+typedef void lookup_index_cb(void *arg, int state);
+void	lookup_index(struct policyd *, const char *key, lookup_index_cb *, void *arg);
 /* lookup_mx - the domain's MX set from the shared cache, else DNS; always calls back */
 void	lookup_mx(struct policyd *, const char *domain, lookup_mx_cb *, void *arg);
 
