@@ -356,6 +356,8 @@ spf_dns_destroy(SPF_dns_server_t *srv)
 
 /* --- the check ------------------------------------------------------------------- */
 
+static SPF_dns_server_t *spf_dns;	/* the resolver given to libspf2 */
+
 int
 spf_init(const struct conf *conf, const char *authserv_id, char *err, size_t errlen)
 {
@@ -380,7 +382,7 @@ spf_init(const struct conf *conf, const char *authserv_id, char *err, size_t err
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	dns->destroy = spf_dns_destroy;
+	dns->destroy = spf_dns_destroy;	/* libspf2 does not call it for a resolver it was given */
 	dns->lookup = spf_dns_lookup;
 	dns->name = "mhkit";
 	if ((spf_server = SPF_server_new_dns(dns, 0)) == NULL) {
@@ -388,6 +390,7 @@ spf_init(const struct conf *conf, const char *authserv_id, char *err, size_t err
 		snprintf(err, errlen, "cannot start libspf2");
 		return -1;
 	}
+	spf_dns = dns;
 	SPF_server_set_rec_dom(spf_server, spf_authserv);
 	SPF_server_set_sanitize(spf_server, 1);
 	return 0;
@@ -405,6 +408,9 @@ spf_shutdown(void)
 	if (spf_server)
 		SPF_server_free(spf_server);
 	spf_server = NULL;
+	if (spf_dns)
+		spf_dns_destroy(spf_dns);	/* ours: SPF_server_new_dns leaves it to us */
+	spf_dns = NULL;
 	pthread_mutex_lock(&spf_pool_lock);
 	while (spf_npool > 0)
 		ares_destroy(spf_pool[--spf_npool]);
