@@ -333,9 +333,11 @@ decide_callahead_target(const struct decide *d, char *host, size_t hostlen, unsi
 	if (!d->domain.callahead)
 		return 0;
 	if (d->domain.service == DOMAIN_SERVICE_RELAY) {
-		if (d->domain.dest[0] == 0)
+		size_t	n = strlen(d->domain.dest);
+
+		if (n == 0 || n >= hostlen)
 			return 0;
-		snprintf(host, hostlen, "%s", d->domain.dest);
+		memcpy(host, d->domain.dest, n + 1);	/* on every cached RCPT: no snprintf */
 		*port = d->domain.port;
 		return 1;
 	}
