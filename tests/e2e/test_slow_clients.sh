@@ -48,10 +48,13 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 sysctl -qw net.ipv4.ip_local_port_range="10000 65000" 2>/dev/null
 
 redis_start
-PPORT=$(free_port)
-SPORT=$(free_port)
-MPORT=$(free_port)
-DEAD_DNS=$(free_port)
+# fixed ports below the namespace's ephemeral range (10000-65000): a port
+# picked from inside it can be the local port of one of the thousands of
+# client connections below when mhmilter binds it (EADDRINUSE: seen once)
+PPORT=4001
+SPORT=4002
+MPORT=4003
+DEAD_DNS=4004
 CONF=$TMP/mhkit.conf
 write_conf() {	# write_conf IDLE_TIMEOUT
 	mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\";
@@ -188,7 +191,7 @@ assert_contains "$(cat "$TMP/mhpolicyd.log")" "stopped:" "mhpolicyd: clean exit 
 # --- mhmilter: no connection limit (libmilter has none); idle ones are threads -----------
 start_bg mhmilter "$MILTER" -c "$CONF" -f
 MPID=$BG_PID
-wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start"
+wait_until 10 grep -q "ready" "$TMP/mhmilter.log" || hard_error "mhmilter did not start: $(tail -n 5 "$TMP/mhmilter.log")"
 run "$SLOWLOAD" -p "$MPORT" -s "$MPID" -i 300 -n 200 -t 60 milter
 sed 's/^/# /' <<<"$T_OUT"
 mh=$(grep '^milter held' <<<"$T_OUT")
