@@ -174,6 +174,15 @@ ca_elapsed(const struct ca_check *c)
 		+ (uint64_t) ((now.tv_nsec - c->started.tv_nsec) / 1000000);
 }
 
+/* ca_deadline_left - ms to the check's deadline (0: passed) */
+static uint64_t
+ca_deadline_left(const struct ca_check *c)
+{
+	uint64_t el = ca_elapsed(c);
+
+	return c->total_ms > el ? c->total_ms - el : 0;
+}
+
 /* ca_node - this node's name for lock values and slot ids */
 static const char *
 ca_node(const struct conf *conf)
@@ -377,7 +386,7 @@ ca_start_probe(struct ca_check *c)
 	}
 	/* the deadline: a probe still going then is stopped (ca_timer) */
 	{
-		uint64_t el = ca_elapsed(c), ms = c->total_ms > el ? c->total_ms - el : 0;
+		uint64_t ms = ca_deadline_left(c);
 		struct timeval tv = {.tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000 * 1000)};
 
 		evtimer_add(c->timer, &tv);
@@ -464,15 +473,6 @@ ca_dequeue(struct ca_check *c)
 	free(q);
 }
 
-/* ca_deadline_left - ms to the check's deadline (0: passed) */
-static uint64_t
-ca_deadline_left(const struct ca_check *c)
-{
-	uint64_t el = ca_elapsed(c);
-
-	return c->total_ms > el ? c->total_ms - el : 0;
-}
-
 /*
  * ca_slot_left - ms the check may still wait for a slot: a probe must
  * have connect_timeout + reply_timeout left (time to connect and hear the
@@ -486,6 +486,17 @@ ca_slot_left(const struct ca_check *c)
 	uint64_t until = c->total_ms > need ? c->total_ms - need : 0;
 
 	return until > el ? until - el : 0;
+}
+
+/* ca_down - the destination did not answer a probe lately: inconclusive at once, no probe */
+static void
+ca_down(struct ca_check *c, const char *why)
+{
+	if (msg_verbose)
+		msg_info("callahead: <%s@%s>: %s did not answer a probe lately (%s): inconclusive",
+			 c->local, c->domain, c->where, why);
+	ca_release(c);
+	ca_inconclusive(c, CALLAHEAD_DOWN, "destination not answering");
 }
 
 /* ca_busy - the deadline passed in the queue */
@@ -530,11 +541,7 @@ ca_slot_done(redisReply *rep, void *arg)
 		return;
 	}
 	if (rep->integer < 0) {
-		if (msg_verbose)
-			msg_info("callahead: <%s@%s>: %s did not answer a probe lately: inconclusive",
-				 c->local, c->domain, c->where);
-		ca_release(c);
-		ca_inconclusive(c, CALLAHEAD_DOWN, "destination not answering");
+		ca_down(c, "marked down in Redis");
 		return;
 	}
 	left = ca_slot_left(c);
@@ -727,7 +734,7 @@ ca_locked(redisReply *rep, void *arg)
 static void
 ca_lock(struct ca_check *c)
 {
-	uint64_t left = c->total_ms > ca_elapsed(c) ? c->total_ms - ca_elapsed(c) : 1;
+	uint64_t left = ca_deadline_left(c);
 
 	c->state = CA_LOCK;
 	if (aredis_command(c->pd->redis, ca_locked, c, "SET %s %s NX PX %llu", c->lkey, c->lockval,
@@ -751,10 +758,7 @@ ca_down_read(void *arg, int state, const char *text)
 		return;
 	}
 	if (state == 1) {
-		if (msg_verbose)
-			msg_info("callahead: <%s@%s>: %s did not answer a probe lately (%s): inconclusive",
-				 c->local, c->domain, c->where, text);
-		ca_inconclusive(c, CALLAHEAD_DOWN, "destination not answering");
+		ca_down(c, text);
 		return;
 	}
 	ca_lock(c);
@@ -831,9 +835,10 @@ callahead_check(struct policyd *pd, const struct conf *conf, const struct callah
 	int	found;
 
 	/* the usual case, with nothing allocated: a verdict in the local copy */
-	if (cacache_local(local, sizeof(local), req->local) == 0
-	    && (size_t) keys_ca_verdict(vkey, sizeof(vkey), req->domain, local) < sizeof(vkey)
-	    && lcache_string_get(pd, vkey, val, sizeof(val), &found) && found
+	local[0] = 0;			/* "" when it does not fit */
+	(void) cacache_local(local, sizeof(local), req->local);
+	keys_ca_verdict(vkey, sizeof(vkey), req->domain, local);
+	if (lcache_string_get(pd, vkey, val, sizeof(val), &found) && found
 	    && cacache_parse(val, &r.e) == 0) {
 		r.source = CALLAHEAD_CACHE;
 		cb(&r, arg);
@@ -852,14 +857,14 @@ callahead_check(struct policyd *pd, const struct conf *conf, const struct callah
 	c->cb = cb;
 	c->arg = arg;
 	snprintf(c->domain, sizeof(c->domain), "%s", req->domain);
-	cacache_local(c->local, sizeof(c->local), req->local);
+	memcpy(c->local, local, sizeof(c->local));
 	snprintf(c->host, sizeof(c->host), "%s", req->host);
 	c->port = req->port;
 	snprintf(c->client_ip, sizeof(c->client_ip), "%s", req->client_ip);
 	if (!req->sender->null)
 		address_format(req->sender, c->sender, sizeof(c->sender));
 	snprintf(c->where, sizeof(c->where), "%s:%u", c->host, c->port);
-	keys_ca_verdict(c->vkey, sizeof(c->vkey), c->domain, c->local);
+	memcpy(c->vkey, vkey, sizeof(c->vkey));
 	keys_ca_lock(c->lkey, sizeof(c->lkey), c->domain, c->local);
 	keys_ca_inflight(c->dkey, sizeof(c->dkey), c->host, c->port);
 	keys_ca_down(c->downkey, sizeof(c->downkey), c->host, c->port);
