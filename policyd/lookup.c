@@ -54,9 +54,30 @@ struct lookup_domain_req {
 struct lookup_index_req {
 	struct policyd *pd;
 	struct rcache_ticket ticket;
+	const char *key;
 	lookup_index_cb *cb;
 	void   *arg;
 };
+
+/*
+ * lookup_index_missing - warn, once a minute per index, that Redis lost its
+ * data (what: "domains", "accounts")
+ */
+static void
+lookup_index_missing(const char *key)
+{
+	static time_t warned_domains, warned_accounts;
+	int	domains = strcmp(key, KEYS_DOMAINS) == 0;
+	time_t *warned = domains ? &warned_domains : &warned_accounts;
+	time_t	now = time(NULL);
+
+	if (now - *warned < 60)
+		return;
+	*warned = now;
+	msg_warn("redis holds no %s (%s is missing: restarted without its data?): answering as if it "
+		 "were unavailable until %s is added", domains ? "domains" : "accounts", key,
+		 domains ? "a domain" : "an account");
+}
 
 /* lookup_index_reply - EXISTS answered (or failed: NULL) */
 static void
@@ -67,6 +88,8 @@ lookup_index_reply(redisReply *r, void *arg)
 
 	if (state >= 0)
 		lcache_flag_put(req->pd, &req->ticket, "", 0, state);
+	if (state == 0)
+		lookup_index_missing(req->key);
 	lcache_release(req->pd, &req->ticket);
 	req->cb(req->arg, state);
 	free(req);
@@ -79,12 +102,15 @@ lookup_index(struct policyd *pd, const char *key, lookup_index_cb *cb, void *arg
 	int	flag;
 
 	if (lcache_flag_get(pd, key, "", 0, &flag)) {
+		if (flag == 0)
+			lookup_index_missing(key);
 		cb(arg, flag);
 		return;
 	}
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		msg_panic("lookup: out of memory");
 	req->pd = pd;
+	req->key = key;
 	req->cb = cb;
 	req->arg = arg;
 	lcache_want(pd, key, &req->ticket);
@@ -106,22 +132,7 @@ lookup_domain_finish(struct lookup_domain_req *req, enum store_result res, const
 static void
 lookup_domain_indexed(void *arg, int state)
 {
-	static time_t warned;
-	struct lookup_domain_req *req = arg;
-	struct domain d;
-	time_t	now;
-
-	if (state == 1) {
-		domain_init(&d, req->name, req->conf);
-		lookup_domain_finish(req, STORE_NOTFOUND, &d);
-		return;
-	}
-	if (state == 0 && (now = time(NULL)) - warned >= 60) {
-		warned = now;
-		msg_warn("redis holds no domains (%s is missing: restarted without its data?): "
-			 "answering as if it were unavailable until a domain is added", KEYS_DOMAINS);
-	}
-	lookup_domain_finish(req, STORE_ERROR, NULL);
+	lookup_domain_finish(arg, state == 1 ? STORE_NOTFOUND : STORE_ERROR, NULL);
 }
 
 /* lookup_domain_reply - HGETALL answered (or failed: NULL) */

@@ -905,23 +905,12 @@ outbound_account_known(struct outbound_job *job, enum store_result res)
 static void
 outbound_account_indexed(void *arg, int state)
 {
-	static time_t warned;
 	struct outbound_job *job = arg;
-	time_t	now;
+	enum store_result res = state == 1 ? STORE_NOTFOUND : STORE_ERROR;
 
-	if (state == 1) {
-		lcache_account_put(job->pd, &job->ticket, STORE_NOTFOUND, &job->account);
-		lcache_release(job->pd, &job->ticket);
-		outbound_account_known(job, STORE_NOTFOUND);
-		return;
-	}
-	if (state == 0 && (now = time(NULL)) - warned >= 60) {
-		warned = now;
-		msg_warn("redis holds no accounts (%s is missing: restarted without its data?): "
-			 "answering as if it were unavailable until an account is added", KEYS_ACCOUNTS);
-	}
+	lcache_account_put(job->pd, &job->ticket, res, &job->account);
 	lcache_release(job->pd, &job->ticket);
-	outbound_account_known(job, STORE_ERROR);
+	outbound_account_known(job, res);
 }
 
 static void

@@ -108,7 +108,8 @@ int	lookup_domain(struct policyd *, const struct conf *, const char *name, looku
  * lookup_index - does an index key (KEYS_DOMAINS, KEYS_ACCOUNTS) exist?
  * cb(arg, 1 yes, 0 no, -1 Redis failed), from the local copy when there
  * is one (at once). A missing index means a Redis emptied (restarted
- * without its data): a "not found" then is not the customer's answer.
+ * without its data): a "not found" then is not the customer's answer;
+ * it is logged once a minute. key: one of those constants.
  */
 typedef void lookup_index_cb(void *arg, int state);
 void	lookup_index(struct policyd *, const char *key, lookup_index_cb *, void *arg);
