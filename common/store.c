@@ -697,6 +697,24 @@ store_slq_free(struct store_slq *q)
 	q->candcap = q->argcap = 0;
 }
 
+/* store_slq_append - queue q's four SMISMEMBERs; how many were queued (fewer: the connection failed) */
+static int
+store_slq_append(struct store *st, struct store_slq *q)
+{
+	int	sent = 0;
+
+	for (int k = 0; k < 4; k++) {
+		const char **argv;
+		const size_t *lens;
+		int	argc = store_slq_command(q, k, &argv, &lens);
+
+		if (rconn_appendargv(st->rc, argc, argv, lens) < 0)
+			break;
+		sent++;
+	}
+	return sent;
+}
+
 /* store_senderlist_hits - SMISMEMBER every candidate entry against the four lists */
 enum store_result
 store_senderlist_hits(struct store *st, const char *domain, const struct address *sender,
@@ -710,17 +728,8 @@ store_senderlist_hits(struct store *st, const char *domain, const struct address
 	store_slq_init(&q, domain, sender, client_ip);
 	if (q.n == 0)
 		goto done;
-	for (int k = 0; k < 4; k++) {
-		const char **argv;
-		const size_t *lens;
-		int	argc = store_slq_command(&q, k, &argv, &lens);
-
-		if (rconn_appendargv(st->rc, argc, argv, lens) < 0) {
-			res = store_fail(st, NULL, "SMISMEMBER");
-			break;
-		}
-		sent++;
-	}
+	if ((sent = store_slq_append(st, &q)) < 4)
+		res = store_fail(st, NULL, "SMISMEMBER");
 	/* read every reply that was sent, so the pipeline stays in step */
 	for (int k = 0; k < sent; k++) {
 		redisReply *r = rconn_get_reply(st->rc);
@@ -766,14 +775,8 @@ store_rcpt_get(struct store *st, const char *domain, const char *local,
 		sent++;
 	if (sent == 1 && rconn_append(st->rc, "SISMEMBER %s %s", ukey, local) == 0)
 		sent++;
-	for (int k = 0; sent == 2 + k && k < want - 2; k++) {
-		const char **argv;
-		const size_t *lens;
-		int	argc = store_slq_command(&q, k, &argv, &lens);
-
-		if (rconn_appendargv(st->rc, argc, argv, lens) == 0)
-			sent++;
-	}
+	if (sent == 2 && q.n)
+		sent += store_slq_append(st, &q);
 	if (sent < want)
 		res = store_fail(st, NULL, what[sent < 2 ? sent : 2]);
 	for (int i = 0; i < sent; i++) {

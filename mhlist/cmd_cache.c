@@ -210,6 +210,23 @@ done:
 	return res;
 }
 
+/* cache_unlink_one - UNLINK one key; *gone 0 or 1 */
+static enum store_result
+cache_unlink_one(struct mhlist *m, const char *key, long long *gone)
+{
+	redisReply *r = rconn_command(mhlist_store(m)->rc, "UNLINK %s", key);
+
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		cache_error(m, "UNLINK", r);
+		if (r)
+			freeReplyObject(r);
+		return STORE_ERROR;
+	}
+	*gone = r->integer;
+	freeReplyObject(r);
+	return STORE_OK;
+}
+
 /*
  * cache_forget_down - drop the "destination down" mark of a relay
  * domain's destination (mh:{cadest:DEST:PORT}:down), so its next
@@ -221,7 +238,7 @@ cache_forget_down(struct mhlist *m, const char *domain)
 {
 	struct domain d;
 	char	key[KEYS_MAX];
-	redisReply *r;
+	long long gone;
 	enum store_result res = store_domain_get(mhlist_store(m), domain, &d);
 
 	if (res != STORE_OK)
@@ -229,15 +246,7 @@ cache_forget_down(struct mhlist *m, const char *domain)
 	if (d.service != DOMAIN_SERVICE_RELAY || d.dest[0] == 0)
 		return STORE_OK;
 	keys_ca_down(key, sizeof(key), d.dest, d.port);
-	r = rconn_command(mhlist_store(m)->rc, "UNLINK %s", key);
-	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		cache_error(m, "UNLINK", r);
-		if (r)
-			freeReplyObject(r);
-		return STORE_ERROR;
-	}
-	freeReplyObject(r);
-	return STORE_OK;
+	return cache_unlink_one(m, key, &gone);
 }
 
 /*
@@ -276,23 +285,13 @@ static enum store_result
 cache_purge_one(struct mhlist *m, const struct cache_target *t, long long *purged)
 {
 	char	key[KEYS_MAX];
-	redisReply *r;
 
 	*purged = 0;
 	if ((size_t) keys_ca_verdict(key, sizeof(key), t->domain, t->local) >= sizeof(key)) {
 		snprintf(m->st.errstr, sizeof(m->st.errstr), "address too long for a key");
 		return STORE_ERROR;
 	}
-	r = rconn_command(mhlist_store(m)->rc, "UNLINK %s", key);
-	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		cache_error(m, "UNLINK", r);
-		if (r)
-			freeReplyObject(r);
-		return STORE_ERROR;
-	}
-	*purged = r->integer;
-	freeReplyObject(r);
-	return STORE_OK;
+	return cache_unlink_one(m, key, purged);
 }
 
 /* cache_print_purged - "purged N cached call-ahead verdicts for TARGET" (also for domain set) */

@@ -231,12 +231,11 @@ probe_finish(struct probe *p, enum probe_outcome o, int code, const char *text, 
 	if (linger) {
 		p->state = PS_QUIT;
 		probe_arm(p, p->reply_ms);
-	} else if (p->closed) {
-		p->closed(p->arg);
-		probe_free(p);
-	} else {
-		probe_free(p);
+		return;
 	}
+	if (p->closed)
+		p->closed(p->arg);
+	probe_free(p);
 }
 
 /* probe_arm - the deadline of the current step */
