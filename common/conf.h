@@ -114,6 +114,9 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
 /* conf_defaults - every setting at its default */
 struct conf *conf_defaults(void);
 void	conf_free(struct conf *);
+/* conf_same_redis, conf_same_dns - whether redis.* (dns.*) are the same in both (for a reload) */
+int	conf_same_redis(const struct conf *, const struct conf *);
+int	conf_same_dns(const struct conf *, const struct conf *);
 /* conf_dump - every setting and its value, in mhkit.conf syntax (for docs and -n) */
 void	conf_dump(const struct conf *, void (*out)(const char *line, void *ctx), void *ctx);
 

@@ -123,6 +123,7 @@ struct mlfi_rcpt {
 
 /* the SMTP connection, and the message in progress on it */
 struct mlfi_conn {
+	const struct conf *conf;	/* the settings at its connect, held until its close */
 	char	client_ip[MILTER_IP_MAX];	/* "" when not IPv4/IPv6 */
 	char	client_name[MILTER_NAME_MAX + 1];
 	char	helo[MILTER_NAME_MAX + 1];
@@ -169,23 +170,51 @@ struct mlfi_conn {
  */
 #define MILTER_RCONN_POOL	64	/* idle connections kept */
 
+/* a connection and the generation of redis.* settings it was made with */
+struct milter_rc {
+	struct rconn *rc;
+	unsigned gen;
+};
+
 static pthread_key_t milter_rconn_key;
 static pthread_mutex_t milter_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rconn *milter_pool[MILTER_RCONN_POOL];
+static struct milter_rc milter_pool[MILTER_RCONN_POOL];
 static size_t milter_npool;
+static unsigned milter_pool_gen;	/* raised when a reload changes redis.* */
 
-/* milter_rconn_free - at thread exit: back to the pool, or closed when it is full */
+/* milter_rconn_free - at thread exit: back to the pool, or closed when it is full or stale */
 static void
-milter_rconn_free(void *rc)
+milter_rconn_free(void *arg)
 {
+	struct milter_rc *m = arg;
+	struct rconn *rc = m->rc;
+
 	pthread_mutex_lock(&milter_pool_lock);
-	if (milter_npool < MILTER_RCONN_POOL) {
-		milter_pool[milter_npool++] = rc;
+	if (milter_npool < MILTER_RCONN_POOL && m->gen == milter_pool_gen) {
+		milter_pool[milter_npool++] = *m;
 		rc = NULL;
 	}
 	pthread_mutex_unlock(&milter_pool_lock);
 	if (rc)
 		rconn_free(rc);
+	free(m);
+}
+
+/* milter_threads_redis_changed - a reload changed redis.*: connections are made again */
+void
+milter_threads_redis_changed(void)
+{
+	struct milter_rc old[MILTER_RCONN_POOL];
+	size_t	n;
+
+	pthread_mutex_lock(&milter_pool_lock);
+	milter_pool_gen++;
+	n = milter_npool;
+	memcpy(old, milter_pool, n * sizeof(old[0]));
+	milter_npool = 0;
+	pthread_mutex_unlock(&milter_pool_lock);
+	while (n > 0)
+		rconn_free(old[--n].rc);
 }
 
 /* milter_threads_init - the key of the per-thread connection */
@@ -202,27 +231,49 @@ milter_threads_end(void)
 {
 	pthread_mutex_lock(&milter_pool_lock);
 	while (milter_npool > 0)
-		rconn_free(milter_pool[--milter_npool]);
+		rconn_free(milter_pool[--milter_npool].rc);
 	pthread_mutex_unlock(&milter_pool_lock);
 }
 
-/* milter_rconn - this thread's connection: from the pool, or new, at its first use */
+/*
+ * milter_rconn - this thread's connection: from the pool, or new (with
+ * the settings in force), at its first use, and again after a reload
+ * that changed redis.*
+ */
 struct rconn *
 milter_rconn(void)
 {
-	struct rconn *rc = pthread_getspecific(milter_rconn_key);
+	struct milter_rc *m = pthread_getspecific(milter_rconn_key);
+	const struct conf *conf;
+	unsigned gen;
 
-	if (rc == NULL) {
-		pthread_mutex_lock(&milter_pool_lock);
-		if (milter_npool > 0)
-			rc = milter_pool[--milter_npool];
+	pthread_mutex_lock(&milter_pool_lock);
+	gen = milter_pool_gen;
+	if (m && m->gen != gen) {		/* made before the reload: closed */
 		pthread_mutex_unlock(&milter_pool_lock);
-		if (rc == NULL)
-			rc = rconn_new(milter_conf);
-		if (pthread_setspecific(milter_rconn_key, rc) != 0)
+		rconn_free(m->rc);
+		pthread_mutex_lock(&milter_pool_lock);
+		m->rc = NULL;
+	}
+	if (m == NULL) {
+		if ((m = malloc(sizeof(*m))) == NULL)
+			msg_fatal(71, "out of memory");
+		m->rc = NULL;
+		if (pthread_setspecific(milter_rconn_key, m) != 0)
 			msg_panic("pthread_setspecific failed");
 	}
-	return rc;
+	if (m->rc == NULL && milter_npool > 0) {
+		*m = milter_pool[--milter_npool];
+		gen = m->gen;
+	}
+	pthread_mutex_unlock(&milter_pool_lock);
+	if (m->rc == NULL) {
+		conf = milter_conf_hold();
+		m->rc = rconn_new(conf);
+		milter_conf_release(conf);
+		m->gen = gen;
+	}
+	return m->rc;
 }
 
 /* --- replies --------------------------------------------------------------------- */
@@ -272,7 +323,7 @@ mlfi_backend_error(SMFICTX *ctx, struct mlfi_conn *c, const char *rcpt, const ch
 	struct reply r;
 
 	msg_warn("%s: redis: %s", c->qid[0] ? c->qid : "NOQUEUE", why);
-	if (milter_conf->policyd_on_backend_error == CONF_BACKEND_DUNNO) {
+	if (c->conf->policyd_on_backend_error == CONF_BACKEND_DUNNO) {
 		msg_info("%s: recipient <%s> accepted unchecked (on_backend_error = dunno)",
 			 c->qid[0] ? c->qid : "NOQUEUE", rcpt);
 		c->nothers++;		/* not recorded: nothing takes the message from it */
@@ -353,6 +404,7 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	/* an address in brackets: Postfix found no name; its logs say "unknown" */
 	mlfi_copy(c->client_name, sizeof(c->client_name),
 		  hostname && hostname[0] != '[' ? hostname : "unknown");
+	c->conf = milter_conf_hold();
 	mlfi_msg_reset(c);
 	smfi_setpriv(ctx, c);
 	return SMFIS_CONTINUE;
@@ -470,7 +522,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;	/* Postfix has judged its syntax */
 	}
 	address_format(&rcpt, rtext, sizeof(rtext));
-	store_init(&st, milter_rconn(), milter_conf);
+	store_init(&st, milter_rconn(), c->conf);
 
 	res = store_rcpt_get(&st, rcpt.domain, rcpt.local, &c->sender,
 			     c->client_ip[0] ? c->client_ip : NULL, &d, &ures, &hits);
@@ -552,7 +604,7 @@ mlfi_scan(struct mlfi_conn *c, const void *data, size_t len)
 	if (!c->virus_wanted || c->scan_failed || len == 0)
 		return;
 	if (c->scan == NULL
-	    && (c->scan = mmetrics_clamd_open(&milter_conf->milter_clamd, MILTER_SCAN_TIMEOUT_MS,
+	    && (c->scan = mmetrics_clamd_open(&c->conf->milter_clamd, MILTER_SCAN_TIMEOUT_MS,
 				     MILTER_CLAMD_MAX, c->scan_err, sizeof(c->scan_err))) == NULL) {
 		c->scan_failed = 1;
 		return;
@@ -568,7 +620,7 @@ mlfi_scan(struct mlfi_conn *c, const void *data, size_t len)
 static void
 mlfi_keep(struct mlfi_conn *c, const void *data, size_t len)
 {
-	size_t	max = (size_t) milter_conf->milter_spam_max_size;
+	size_t	max = (size_t) c->conf->milter_spam_max_size;
 	char   *p;
 
 	if (!c->spam_wanted || c->spam_too_big || len == 0)
@@ -620,7 +672,7 @@ mlfi_keep_received(struct mlfi_conn *c)
 		     "Received: from %s (%s [%s])\r\n\tby %s (mhmilter) id %s;\r\n\t%s\r\n",
 		     c->helo[0] ? c->helo : "unknown", c->client_name,
 		     c->client_ip[0] ? c->client_ip : "127.0.0.1",
-		     milter_conf->node_hostnames.count ? milter_conf->node_hostnames.items[0] : "localhost",
+		     c->conf->node_hostnames.count ? c->conf->node_hostnames.items[0] : "localhost",
 		     c->qid[0] ? c->qid : "NOQUEUE", date);
 	if (n > 0 && (size_t) n < sizeof(line))
 		mlfi_keep(c, line, (size_t) n);
@@ -739,7 +791,7 @@ mlfi_scanner_error(SMFICTX *ctx, struct mlfi_conn *c, const char *what, const ch
 	struct reply r;
 
 	msg_warn("%s: %s: %s", c->qid[0] ? c->qid : "NOQUEUE", what, why);
-	if (milter_conf->milter_on_scanner_error == CONF_ON_ERROR_ACCEPT) {
+	if (c->conf->milter_on_scanner_error == CONF_ON_ERROR_ACCEPT) {
 		msg_info("%s: accepted without the %s (on_scanner_error = accept)",
 			 c->qid[0] ? c->qid : "NOQUEUE", what);
 		return SMFIS_CONTINUE;
@@ -855,11 +907,11 @@ mlfi_spam(SMFICTX *ctx, struct mlfi_conn *c)
 
 	if (c->spam_too_big) {
 		snprintf(status, sizeof(status), "Unchecked, message larger than %llu bytes",
-			 (unsigned long long) milter_conf->milter_spam_max_size);
+			 (unsigned long long) c->conf->milter_spam_max_size);
 		mlfi_addheader(ctx, c, "X-Spam-Status", status);
 		return SMFIS_CONTINUE;
 	}
-	if (mmetrics_spamd_check(&milter_conf->milter_spamd, c->spam_buf ? c->spam_buf : "", c->spam_len,
+	if (mmetrics_spamd_check(&c->conf->milter_spamd, c->spam_buf ? c->spam_buf : "", c->spam_len,
 			MILTER_SCAN_TIMEOUT_MS, &res, err, sizeof(err)) < 0) {
 		sfsistat rc = mlfi_scanner_error(ctx, c, "spam scan", err);
 
@@ -998,6 +1050,7 @@ mlfi_close(SMFICTX *ctx)
 	if (c) {
 		free(c->rcpts);
 		free(c->spam_buf);
+		milter_conf_release(c->conf);
 		free(c);
 		smfi_setpriv(ctx, NULL);
 	}

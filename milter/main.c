@@ -10,19 +10,34 @@
  * thread of its own: common/metrics.c, milter/mmetrics.c) while still
  * root, drop to `user`, detach
  * unless -f, write the pidfile, then libmilter's smfi_main runs the
- * filter: one thread per SMTP connection, each with its own Redis
- * connection (filter.c). libmilter handles SIGTERM and SIGINT (stop:
- * connections in progress end first) and SIGHUP (it reopens its socket;
- * mhkit.conf is read at start only - restart to change it; everything a
- * domain sets lives in Redis and applies to the next message at once).
+ * filter in a thread of its own: one thread per SMTP connection, each
+ * with its own Redis connection (filter.c).
  *
- * Exit status: 0 after a signal, 64 usage, 69 the socket cannot be
+ * Signals are the main thread's: it blocks SIGHUP, SIGTERM and SIGINT
+ * before any other thread exists (so every other thread, libmilter's
+ * own signal thread included, inherits the block), then takes them
+ * itself with handlers that wake its loop through a pipe. Left to
+ * libmilter, SIGHUP would stop the filter as SIGTERM does (its signal
+ * thread treats the two alike). SIGHUP re-reads mhkit.conf: a broken file
+ * is refused and logged and the old settings stay in force; otherwise
+ * each new SMTP connection gets the new settings (a connection keeps the
+ * ones it started with), and a change of redis.* makes every Redis
+ * connection again. milter.listen, milter.metrics, milter.authserv_id,
+ * dns.*, user, pidfile and syslog_facility need a restart (a reload says
+ * so when they changed). SIGTERM and SIGINT stop: smfi_stop, the
+ * connections in progress end first. Everything a domain sets lives in
+ * Redis and applies to the next message at once, with no reload.
+ *
+ * Exit status: 0 after SIGTERM or SIGINT, 64 usage, 69 the socket cannot be
  * opened, 70 libmilter refused the filter's description, 71 libmilter
- * failed or the process could not detach, 78 configuration.
+ * failed, stopped with no stop asked for, or the process could not
+ * detach, 78 configuration.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -43,7 +58,169 @@
 #define MILTER_CONNSTR_MAX	(ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX + 16)
 #define MILTER_TIMEOUT_S	300	/* libmilter's wait for the MTA (its default: 7210 s) */
 
-struct conf *milter_conf;
+/*
+ * The configurations alive: the one in force and those still held by
+ * connections that began before a reload. Each is freed by its last
+ * holder; the one in force holds itself, and so does the start-up one
+ * (SPF's resolver settings and the listener are read from it).
+ */
+#define MILTER_CONFS_MAX	64	/* configurations alive at once (reload storms) */
+
+static pthread_mutex_t milter_conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	struct conf *conf;
+	unsigned refs;
+} milter_confs[MILTER_CONFS_MAX];
+static struct conf *milter_conf_now;	/* in force */
+
+/* milter_conf_hold - the settings in force, held */
+const struct conf *
+milter_conf_hold(void)
+{
+	struct conf *conf;
+
+	pthread_mutex_lock(&milter_conf_lock);
+	conf = milter_conf_now;
+	for (size_t i = 0; i < MILTER_CONFS_MAX; i++)
+		if (milter_confs[i].conf == conf)
+			milter_confs[i].refs++;
+	pthread_mutex_unlock(&milter_conf_lock);
+	return conf;
+}
+
+/* milter_conf_unref - drop one hold; the caller has the lock */
+static void
+milter_conf_unref(const struct conf *conf)
+{
+	for (size_t i = 0; i < MILTER_CONFS_MAX; i++) {
+		if (milter_confs[i].conf == conf) {
+			if (--milter_confs[i].refs == 0) {
+				conf_free(milter_confs[i].conf);
+				milter_confs[i].conf = NULL;
+			}
+			return;
+		}
+	}
+	msg_panic("milter_conf_release: untracked configuration");
+}
+
+/* milter_conf_release - let go of what milter_conf_hold gave */
+void
+milter_conf_release(const struct conf *conf)
+{
+	if (conf == NULL)
+		return;
+	pthread_mutex_lock(&milter_conf_lock);
+	milter_conf_unref(conf);
+	pthread_mutex_unlock(&milter_conf_lock);
+}
+
+/* milter_conf_install - conf is in force from now on; -1 when too many are alive */
+static int
+milter_conf_install(struct conf *conf)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&milter_conf_lock);
+	for (i = 0; i < MILTER_CONFS_MAX && milter_confs[i].conf; i++)
+		;
+	if (i == MILTER_CONFS_MAX) {
+		pthread_mutex_unlock(&milter_conf_lock);
+		return -1;
+	}
+	milter_confs[i].conf = conf;
+	milter_confs[i].refs = 1;		/* being in force */
+	if (milter_conf_now)
+		milter_conf_unref(milter_conf_now);
+	milter_conf_now = conf;
+	pthread_mutex_unlock(&milter_conf_lock);
+	return 0;
+}
+
+/* milter_restart_only - log each setting that changed and needs a restart */
+static void
+milter_restart_only(const struct conf *old, const struct conf *new)
+{
+	char	a[ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX], b[sizeof(a)];
+
+	endpoint_format(&old->milter_listen, a, sizeof(a));
+	endpoint_format(&new->milter_listen, b, sizeof(b));
+	if (strcmp(a, b))
+		msg_warn("reload: milter.listen changed: takes effect at a restart");
+	endpoint_format(&old->milter_metrics, a, sizeof(a));
+	endpoint_format(&new->milter_metrics, b, sizeof(b));
+	if (strcmp(a, b))
+		msg_warn("reload: milter.metrics changed: takes effect at a restart");
+	if (strcmp(old->milter_authserv_id, new->milter_authserv_id))
+		msg_warn("reload: milter.authserv_id changed: takes effect at a restart");
+	if (!conf_same_dns(old, new))
+		msg_warn("reload: dns.* changed: takes effect at a restart (SPF's resolver)");
+	if (strcmp(old->user, new->user))
+		msg_warn("reload: user changed: takes effect at a restart");
+	if (strcmp(old->pidfile, new->pidfile))
+		msg_warn("reload: pidfile changed: takes effect at a restart");
+	if (strcmp(old->syslog_facility, new->syslog_facility))
+		msg_warn("reload: syslog_facility changed: takes effect at a restart");
+}
+
+/* milter_reload - SIGHUP: the file read again; a broken one changes nothing */
+static void
+milter_reload(const char *path)
+{
+	char	err[1200];
+	struct conf *conf = conf_load(path, err, sizeof(err));
+	const struct conf *old;
+	int	same_redis;
+
+	if (conf == NULL) {
+		msg_error("reload refused, old settings stay in force: %s", err);
+		return;
+	}
+	old = milter_conf_hold();
+	milter_restart_only(old, conf);
+	same_redis = conf_same_redis(old, conf);
+	milter_conf_release(old);
+	if (milter_conf_install(conf) < 0) {
+		msg_error("reload refused: too many configurations still in use");
+		conf_free(conf);
+		return;
+	}
+	if (!same_redis)
+		milter_threads_redis_changed();
+	msg_info("reloaded %s", conf->path);
+}
+
+/* --- signals: the main thread's --------------------------------------------------- */
+
+static int milter_sigpipe[2] = {-1, -1};
+
+/* milter_on_signal - to the main loop, through the pipe (async-signal-safe) */
+static void
+milter_on_signal(int sig)
+{
+	char	c = (char) sig;
+	int	saved = errno;
+
+	if (write(milter_sigpipe[1], &c, 1) < 0) {
+		/* full (64 KB of signals unread): this one is dropped */
+	}
+	errno = saved;
+}
+
+/* the filter's thread: libmilter's smfi_main, and a wake-up for the main loop when it returns */
+static int milter_smfi_rc;
+
+static void *
+milter_smfi_thread(void *arg)
+{
+	char	c = 0;
+
+	(void) arg;
+	milter_smfi_rc = smfi_main();
+	while (write(milter_sigpipe[1], &c, 1) < 0 && errno == EAGAIN)
+		usleep(10000);			/* full of signals: this one must get through */
+	return NULL;
+}
 
 /* milter_connstr - endpoint to libmilter's socket string */
 int
@@ -90,8 +267,15 @@ main(int argc, char **argv)
 	const char *path = conf_default_path();
 	char	err[1200], conn[MILTER_CONNSTR_MAX], shown[ENDPOINT_FORMAT_MAX + ENDPOINT_PATH_MAX];
 	char	authserv[ENDPOINT_HOST_MAX + 1];
-	int	foreground = 0, verbose = 0, ch, rc;
+	int	foreground = 0, verbose = 0, ch, stopping = 0;
 	struct metrics_server *metrics = NULL;
+	struct conf *conf;
+	const struct conf *held;
+	sigset_t sigs;
+	struct sigaction sa;
+	pthread_t smfi;
+	char	sig;
+	ssize_t	n;
 
 	while ((ch = getopt(argc, argv, "c:fvV")) != -1) {
 		switch (ch) {
@@ -115,50 +299,91 @@ main(int argc, char **argv)
 		milter_usage();
 	log_open("mhmilter", 1, NULL);
 	log_set_verbose(verbose);
-	if ((milter_conf = conf_load(path, err, sizeof(err))) == NULL)
+	if ((conf = conf_load(path, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "%s", err);
-	if (milter_connstr(&milter_conf->milter_listen, conn, sizeof(conn)) < 0)
+	if (milter_connstr(&conf->milter_listen, conn, sizeof(conn)) < 0)
 		msg_fatal(EX_CONFIG, "%s: milter.listen: not a socket mhmilter can listen on", path);
-	endpoint_format(&milter_conf->milter_listen, shown, sizeof(shown));
+	endpoint_format(&conf->milter_listen, shown, sizeof(shown));
 	signal(SIGPIPE, SIG_IGN);
 
 	mmetrics_wrap(&milter_desc);	/* before libmilter copies it */
 	if (smfi_setconn(conn) != MI_SUCCESS || smfi_settimeout(MILTER_TIMEOUT_S) != MI_SUCCESS
 	    || smfi_register(milter_desc) != MI_SUCCESS)
 		msg_fatal(EX_SOFTWARE, "libmilter refused the filter's description");
-	if (smfi_opensocket(milter_conf->milter_listen.kind == ENDPOINT_UNIX) != MI_SUCCESS)
+	if (smfi_opensocket(conf->milter_listen.kind == ENDPOINT_UNIX) != MI_SUCCESS)
 		msg_fatal(EX_UNAVAILABLE, "cannot listen on %s", shown);
-	if (milter_conf->milter_metrics.kind != ENDPOINT_NONE
-	    && (metrics = metrics_listen(&milter_conf->milter_metrics, &mmetrics_set, err, sizeof(err))) == NULL)
+	if (conf->milter_metrics.kind != ENDPOINT_NONE
+	    && (metrics = metrics_listen(&conf->milter_metrics, &mmetrics_set, err, sizeof(err))) == NULL)
 		msg_fatal(EX_UNAVAILABLE, "milter.metrics: %s", err);
 	/* libmilter leaves the socket to the umask (root's 0755): Postfix's user must connect */
-	if (milter_conf->milter_listen.kind == ENDPOINT_UNIX
-	    && chmod(milter_conf->milter_listen.path, 0666) < 0)
+	if (conf->milter_listen.kind == ENDPOINT_UNIX
+	    && chmod(conf->milter_listen.path, 0666) < 0)
 		msg_fatal(EX_OSERR, "%s: chmod: %s", shown, strerror(errno));
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			msg_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
-		log_open("mhmilter", 0, milter_conf->syslog_facility);
+		log_open("mhmilter", 0, conf->syslog_facility);
 	}
-	daemon_pidfile_write(milter_conf);
-	daemon_drop_privileges(milter_conf);
+	/* before any other thread: they all inherit these blocked (see the top) */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 || pipe2(milter_sigpipe, O_CLOEXEC) < 0
+	    || fcntl(milter_sigpipe[1], F_SETFL, O_NONBLOCK) < 0)
+		msg_fatal(EX_OSERR, "cannot set up the signals: %s", strerror(errno));
+	if (milter_conf_install(conf) < 0)
+		msg_panic("milter_conf_install failed at start");
+	held = milter_conf_hold();		/* the start-up settings: SPF's resolver reads them */
+	daemon_pidfile_write(conf);
+	daemon_drop_privileges(conf);
 	milter_threads_init();
-	milter_authserv(milter_conf, authserv, sizeof(authserv));
-	if (spf_init(milter_conf, authserv, err, sizeof(err)) < 0)
+	milter_authserv(conf, authserv, sizeof(authserv));
+	if (spf_init(conf, authserv, err, sizeof(err)) < 0)
 		msg_fatal(EX_SOFTWARE, "SPF: %s", err);
 	if (metrics && metrics_start(metrics, err, sizeof(err)) < 0)
 		msg_fatal(EX_OSERR, "milter.metrics: %s", err);
-	msg_info("ready: milter %s, redis %s", shown, milter_conf->redis_unix[0]
-		 ? milter_conf->redis_unix : milter_conf->redis_host);
+	msg_info("ready: milter %s, redis %s", shown, conf->redis_unix[0]
+		 ? conf->redis_unix : conf->redis_host);
 
-	rc = smfi_main();
+	if (pthread_create(&smfi, NULL, milter_smfi_thread, NULL) != 0)
+		msg_fatal(EX_OSERR, "cannot start the filter's thread");
+	/* the signals are this thread's only: handlers, then unblocked here */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = milter_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGHUP, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0
+	    || sigaction(SIGINT, &sa, NULL) < 0 || pthread_sigmask(SIG_UNBLOCK, &sigs, NULL) != 0)
+		msg_fatal(EX_OSERR, "cannot take the signals: %s", strerror(errno));
+	for (;;) {
+		if ((n = read(milter_sigpipe[0], &sig, 1)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			msg_fatal(EX_OSERR, "signal pipe: %s", n < 0 ? strerror(errno) : "closed");
+		if (sig == SIGHUP && !stopping) {
+			milter_reload(path);
+		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			stopping = 1;
+			msg_info("stopping: connections in progress end first");
+			smfi_stop();
+		} else if (sig == 0) {		/* smfi_main returned */
+			break;
+		}
+	}
+	pthread_join(smfi, NULL);
 	metrics_stop(metrics);
-
+	if (!stopping)
+		msg_error("libmilter stopped with no stop asked for (status %d)", milter_smfi_rc);
 	msg_info("stopped");
 	milter_threads_end();
 	spf_shutdown();
 	daemon_pidfile_remove();
-	conf_free(milter_conf);
+	milter_conf_release(held);
+	pthread_mutex_lock(&milter_conf_lock);
+	milter_conf_unref(milter_conf_now);	/* in force no more */
+	milter_conf_now = NULL;
+	pthread_mutex_unlock(&milter_conf_lock);
 	log_close();
-	return rc == MI_SUCCESS ? 0 : EX_OSERR;
+	return !stopping || milter_smfi_rc != MI_SUCCESS ? EX_OSERR : 0;
 }

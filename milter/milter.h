@@ -11,8 +11,13 @@
 struct conf;
 struct rconn;
 
-/* the daemon's settings, loaded once at start (main.c); read-only afterwards */
-extern struct conf *milter_conf;
+/*
+ * The settings in force (main.c): loaded at start, replaced by a reload
+ * (SIGHUP). A connection holds the ones of its connect until its close;
+ * a struct conf is read-only and freed when the last holder lets go.
+ */
+const struct conf *milter_conf_hold(void);
+void	milter_conf_release(const struct conf *);
 
 /* filter.c: the callbacks, for smfi_register */
 extern struct smfiDesc milter_desc;
@@ -22,6 +27,8 @@ struct rconn *milter_rconn(void);
 void	milter_threads_init(void);
 /* milter_threads_end - once, after smfi_main: close the pooled Redis connections */
 void	milter_threads_end(void);
+/* milter_threads_redis_changed - a reload changed redis.*: every connection is made again */
+void	milter_threads_redis_changed(void);
 
 /*
  * milter_connstr - milter.listen as libmilter writes it: inet:127.0.0.1:10028

@@ -119,37 +119,6 @@ policyd_conf_release(struct conf *conf)
 	msg_panic("policyd_conf_release: untracked configuration");
 }
 
-/* policyd_same_redis - whether redis.* is unchanged */
-static int
-policyd_same_redis(const struct conf *a, const struct conf *b)
-{
-	if (strcmp(a->redis_host, b->redis_host) || a->redis_port != b->redis_port
-	    || strcmp(a->redis_unix, b->redis_unix) || a->redis_db != b->redis_db
-	    || strcmp(a->redis_user, b->redis_user) || strcmp(a->redis_password, b->redis_password)
-	    || a->redis_timeout_ms != b->redis_timeout_ms
-	    || strcmp(a->redis_sentinel_master, b->redis_sentinel_master)
-	    || a->redis_sentinel_count != b->redis_sentinel_count)
-		return 0;
-	for (size_t i = 0; i < a->redis_sentinel_count; i++)
-		if (strcmp(a->redis_sentinels[i].host, b->redis_sentinels[i].host)
-		    || a->redis_sentinels[i].port != b->redis_sentinels[i].port)
-			return 0;
-	return 1;
-}
-
-/* policyd_same_dns - whether dns.* is unchanged */
-static int
-policyd_same_dns(const struct conf *a, const struct conf *b)
-{
-	if (a->dns_server_count != b->dns_server_count || a->dns_timeout_ms != b->dns_timeout_ms)
-		return 0;
-	for (size_t i = 0; i < a->dns_server_count; i++)
-		if (strcmp(a->dns_servers[i].host, b->dns_servers[i].host)
-		    || a->dns_servers[i].port != b->dns_servers[i].port)
-			return 0;
-	return 1;
-}
-
 static const char *policyd_conf_path;
 
 /* policyd_reload - SIGHUP */
@@ -170,7 +139,7 @@ policyd_reload(struct policyd *pd)
 		return;
 	}
 	/* only a backend whose settings changed is replaced: the other keeps its connection */
-	if (!policyd_same_dns(pd->conf, conf)) {
+	if (!conf_same_dns(pd->conf, conf)) {
 		if ((dns = dnsq_new(pd->base, conf, err, sizeof(err))) == NULL) {
 			msg_error("reload refused, old settings stay in force: dns: %s", err);
 			policyd_conf_release(conf);
@@ -179,7 +148,7 @@ policyd_reload(struct policyd *pd)
 		dnsq_free(pd->dns);
 		pd->dns = dns;
 	}
-	if (!policyd_same_redis(pd->conf, conf)) {
+	if (!conf_same_redis(pd->conf, conf)) {
 		aredis_free(pd->redis);	/* every command in flight is answered (failed) */
 		pd->redis = aredis_new(pd->base, conf);
 		lcache_reload(pd, conf, 1);

@@ -72,15 +72,40 @@ stop_pid "$CLAMD_PID"
 send alice@example.org bob@example.com --header 'Message-ID: <unscanned-1@test>'
 assert_match "$(smtp_data_reply)" '^250 ' "clamd down, on_scanner_error = accept: accepted"
 assert_contains "$(cat "$TMP/mhmilter.log")" "accepted without the virus scan (on_scanner_error = accept)" "...and logged"
-stop_pid "$MILTER_PID"
+# the setting changed by a reload (SIGHUP), not a restart
+reloads() { grep -c "$1" "$TMP/mhmilter.log"; }
 write_conf tempfail
-start_milter
+n=$(reloads "reloaded")
+kill -HUP "$MILTER_PID"
+wait_until 10 eval '[ "$(reloads "reloaded")" -gt '"$n"' ]' || fail "SIGHUP: mhmilter did not log 'reloaded'"
 send alice@example.org bob@example.com
 assert_eq "451 4.7.1 Service unavailable - try again later" "$(smtp_data_reply)" \
-	"clamd down, on_scanner_error = tempfail: 451"
+	"clamd down, on_scanner_error = tempfail after SIGHUP: 451"
+# a broken file: refused and logged, the old settings stay in force
+cp "$CONF" "$TMP/mhkit.conf.good"
+printf 'milter = { on_scanner_error = "sometimes"; };\n' >>"$CONF"
+n=$(reloads "reload refused")
+kill -HUP "$MILTER_PID"
+wait_until 10 eval '[ "$(reloads "reload refused")" -gt '"$n"' ]' || fail "SIGHUP, broken file: no 'reload refused' logged"
+assert_match "$(grep "reload refused" "$TMP/mhmilter.log" | tail -n 1)" \
+	'error: reload refused, old settings stay in force: .*mhkit.conf:[0-9]+: ' "a broken file on SIGHUP: refused, logged with file and line"
+send alice@example.org bob@example.com
+assert_eq "451 4.7.1 Service unavailable - try again later" "$(smtp_data_reply)" \
+	"...the old settings stay in force (tempfail)"
+cp "$TMP/mhkit.conf.good" "$CONF"
+# many SIGHUPs at once: reloads, never a stop (libmilter's own handling of SIGHUP stops the filter)
+for _ in $(seq 20); do kill -HUP "$MILTER_PID"; done
+sleep 1
+check "20 SIGHUPs at once: mhmilter still running" pid_alive "$MILTER_PID"
 clamd_start
 send alice@example.org bob@example.com --data "@$TMP/virus.eml"
 assert_eq "554 5.7.1 Message rejected: virus $NAME found" "$(smtp_data_reply)" "clamd back: scanning again"
 check "mhmilter still running" pid_alive "$MILTER_PID"
+# SIGTERM: a clean stop, status 0
+kill -TERM "$MILTER_PID"
+wait_until 15 eval '! pid_alive "$MILTER_PID"' || fail "SIGTERM: mhmilter still running after 15 s"
+wait "$MILTER_PID"
+assert_eq 0 "$?" "SIGTERM: mhmilter exits with status 0"
+assert_contains "$(cat "$TMP/mhmilter.log")" "mhmilter: stopped" "...and logs that it stopped"
 
 done_testing

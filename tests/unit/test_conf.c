@@ -136,6 +136,57 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* a reload replaces a backend only when its settings changed: what counts as a change */
+START_TEST(test_same_backends)
+{
+	static const char *const redis_changes[] = {
+		"redis = { host = \"10.0.0.1\"; };", "redis = { port = 6380; };",
+		"redis = { unix = \"/run/redis.sock\"; };", "redis = { db = 2; };",
+		"redis = { password = \"x\"; };", "redis = { timeout = \"3s\"; };",
+		"redis = { sentinel = { master = \"m\"; servers = [\"10.0.0.2\"]; password = \"p\"; }; };",
+	};
+	char	path[128], err[512];
+	struct conf *base = load_text("dns = { timeout = \"2s\"; };", path, sizeof(path), err, sizeof(err));
+	struct conf *c;
+
+	ck_assert_msg(base != NULL, "%s", err);
+	c = load_text("dns = { timeout = \"2s\"; }; policyd = { on_backend_error = \"dunno\"; };",
+		      path, sizeof(path), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_same_redis(base, c), 1);	/* other settings: no change */
+	ck_assert_int_eq(conf_same_dns(base, c), 1);
+	conf_free(c);
+	for (size_t i = 0; i < sizeof(redis_changes) / sizeof(redis_changes[0]); i++) {
+		c = load_text(redis_changes[i], path, sizeof(path), err, sizeof(err));
+		ck_assert_msg(c != NULL, "%s: %s", redis_changes[i], err);
+		ck_assert_msg(conf_same_redis(base, c) == 0, "%s: not seen as a change", redis_changes[i]);
+		conf_free(c);
+	}
+	/* the sentinel's password alone */
+	c = load_text("redis = { sentinel = { master = \"m\"; servers = [\"10.0.0.2\"]; password = \"p\"; }; };",
+		      path, sizeof(path), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	{
+		struct conf *d = load_text("redis = { sentinel = { master = \"m\"; servers = [\"10.0.0.2\"]; password = \"q\"; }; };",
+					   path, sizeof(path), err, sizeof(err));
+
+		ck_assert_msg(d != NULL, "%s", err);
+		ck_assert_int_eq(conf_same_redis(c, d), 0);
+		conf_free(d);
+	}
+	conf_free(c);
+	c = load_text("dns = { timeout = \"3s\"; };", path, sizeof(path), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_same_dns(base, c), 0);
+	conf_free(c);
+	c = load_text("dns = { timeout = \"2s\"; servers = [\"127.0.0.1@5353\"]; };", path, sizeof(path), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_same_dns(base, c), 0);
+	conf_free(c);
+	conf_free(base);
+}
+END_TEST
+
 START_TEST(test_empty_file)
 {
 	char	path[128];
@@ -738,6 +789,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_include_error);
 	tcase_add_test(tc, test_default_path);
 	tcase_add_test(tc, test_small_err);
+	tcase_add_test(tc, test_same_backends);
 	suite_add_tcase(s, tc);
 	return s;
 }
