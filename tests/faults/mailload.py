@@ -4,7 +4,7 @@ fault-injection suite (tests/faults/test_faults.sh). Python 3 stdlib only.
 
   mailload.py load   --port P --fault NAME --out FILE [--host H] [--src ADDR]
                      [--rate R] [--seconds D] [--concurrency K] [--timeout T]
-                     [--mail-from A] [--rcpt A]
+                     [--mail-from A] [--rcpt A] [--smtps] [--auth USER:PASSWORD]
       Starts R sessions a second for D seconds (R*D messages in all, each
       one session, at most K at once), one message each, with the
       Message-ID <SEQ.NAME@faults.test>. A session that cannot start
@@ -22,19 +22,25 @@ fault-injection suite (tests/faults/test_faults.sh). Python 3 stdlib only.
   mailload.py probe  --port P --fault NAME --out FILE [--host H] [--src ADDR]
                      [--interval 0.05] [--max-seconds S] [--timeout T] [--rcpt A]
                      [--armed-file F] [--restored-file F | --since-ms EPOCH_MS]
+                     [--overlap K]
   mailload.py policy --port P [--host H] [--rcpt A] [--client ADDR] [same options]
-      Recovery probes. probe: one message at a time through Postfix,
+      Recovery probes. probe: messages through Postfix, one per attempt,
       Message-ID <probe-N.NAME@faults.test>, appended to FILE as load does;
       success is 250 after the final ".". policy: a Postfix policy request
       (protocol_state=RCPT) straight to mhpolicyd; success is an action
       that is neither 4xx/DEFER nor a failure to connect. Each waits until
       --armed-file exists (the fault is injected; it can be started early,
       so that Python's start-up is not measured), then tries every
-      INTERVAL seconds (each attempt waits for the one before) until an
+      INTERVAL seconds (each attempt waits for the one before; with
+      --overlap K, up to K attempts run at once) until an
       attempt succeeds that ended after the backend's return: the epoch
       ms in --restored-file (written by the test once the backend is
       back) or --since-ms. Prints the ms from that return to the end of
       that attempt, or "never" after S seconds (default 30) of trying.
+
+  --smtps (load, probe): TLS from the first byte (Postfix's wrapper mode,
+  port 465), the server's certificate not verified (a test's own);
+  --auth USER:PASSWORD: AUTH PLAIN after EHLO (an outbound customer).
 
   --mail-from (load, probe, policy; default alice-{seq}-{fault}@sender.test):
   "{seq}" is replaced by the message's number, "{fault}" by the fault's
@@ -62,9 +68,11 @@ fault-injection suite (tests/faults/test_faults.sh). Python 3 stdlib only.
         reply OUTCOME STAGE CODE COUNT TEXT (each distinct refusal, counted)
 """
 import argparse
+import base64
 import glob
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -87,8 +95,13 @@ class Fail(Exception):
         self.outcome, self.stage, self.code, self.text = outcome, stage, code, text
 
 
+TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+TLS.check_hostname = False
+TLS.verify_mode = ssl.CERT_NONE
+
+
 class Session:
-    def __init__(self, host, port, src, timeout, deadline):
+    def __init__(self, host, port, src, timeout, deadline, tls=False):
         self.timeout = timeout
         self.deadline = deadline
         self.buf = b""
@@ -103,6 +116,14 @@ class Session:
         except OSError as e:
             self.close()
             raise Fail("error", "connect", "", "connect: %s" % (e.strerror or e))
+        if tls:
+            self.stage = "tls"
+            try:
+                self.s.settimeout(self.left())
+                self.s = TLS.wrap_socket(self.s)
+            except (OSError, ssl.SSLError) as e:
+                self.close()
+                raise Fail("error", "tls", "", "TLS handshake: %s" % e)
 
     def left(self):
         return max(0.001, min(self.timeout, self.deadline - time.monotonic()))
@@ -160,12 +181,16 @@ def one_message(a, msgid, seq):
     """send one message; returns (outcome, stage, code, text)"""
     deadline = time.monotonic() + 2 * a.timeout
     try:
-        s = Session(a.host, a.port, a.src, a.timeout, deadline)
+        s = Session(a.host, a.port, a.src, a.timeout, deadline, getattr(a, "smtps", False))
     except Fail as f:
         return f.outcome, f.stage, f.code, f.text
     try:
         s.cmd("banner", None, "2")
         s.cmd("ehlo", "EHLO load.faults.test", "2")
+        if getattr(a, "auth", ""):
+            user, _, password = a.auth.partition(":")
+            token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+            s.cmd("auth", "AUTH PLAIN " + token, "235")
         sender = a.mail_from.replace("{seq}", str(seq)).replace("{fault}", a.fault)
         s.cmd("mail", "MAIL FROM:<%s>" % sender, "2")
         s.cmd("rcpt", "RCPT TO:<%s>" % a.rcpt, "2")
@@ -272,10 +297,15 @@ def wait_armed(a):
 def poll(a, attempt):
     """call attempt(i) -> ok every INTERVAL; print the ms from the backend's
     return (--restored-file, or --since-ms) to the end of the first
-    successful attempt that ended after it; "never" after max-seconds"""
+    successful attempt that ended after it; "never" after max-seconds.
+    --overlap K > 1: an attempt starts every INTERVAL while fewer than K
+    are under way (one that hangs, or that Postfix holds for its retry
+    delay, does not hold back the next)"""
     if not wait_armed(a):
         print("never")
         return 1
+    if getattr(a, "overlap", 1) > 1:
+        return poll_overlapping(a, attempt)
     start = time.monotonic()
     i = 0
     while time.monotonic() - start < a.max_seconds:
@@ -295,6 +325,48 @@ def poll(a, attempt):
             time.sleep(d)
     print("never")
     return 1
+
+
+def poll_overlapping(a, attempt):
+    start = time.monotonic()
+    lock = threading.Lock()
+    done = []                   # (ok, end epoch ms) of each finished attempt
+    threads = []
+    result = [None]
+
+    def run(i):
+        ok = attempt(i)
+        with lock:
+            done.append((ok, now_ms()))
+
+    def check():
+        since = a.since_ms or (read_ms(a.restored_file) if a.restored_file else None)
+        if since is None:
+            return None
+        with lock:
+            ends = [end for ok, end in done if ok and end >= since]
+        return min(ends) - since if ends else None
+
+    i = 0
+    while time.monotonic() - start < a.max_seconds and result[0] is None:
+        m0 = time.monotonic()
+        if sum(1 for t in threads if t.is_alive()) < a.overlap:
+            i += 1
+            t = threading.Thread(target=run, args=(i,), daemon=True)
+            t.start()
+            threads.append(t)
+        result[0] = check()
+        d = a.interval - (time.monotonic() - m0)
+        if d > 0:
+            time.sleep(d)
+    # the attempts under way finish (each is bounded), so that every probe
+    # message Postfix accepted is in the results file
+    for t in threads:
+        t.join(max(0.0, start + a.max_seconds + 2 * a.timeout - time.monotonic()))
+    if result[0] is None:
+        result[0] = check()
+    print("never" if result[0] is None else result[0])
+    return 0 if result[0] is not None else 1
 
 
 def cmd_probe(a):
@@ -452,12 +524,15 @@ def main():
             q.add_argument("--fault", required=True)
             q.add_argument("--out", required=True)
             q.add_argument("--src", default="")
+            q.add_argument("--smtps", action="store_true")
+            q.add_argument("--auth", default="")
         if name == "load":
             q.add_argument("--rate", type=float, default=40.0)
             q.add_argument("--seconds", type=float, default=15.0)
             q.add_argument("--concurrency", type=int, default=100)
         else:
             q.add_argument("--interval", type=float, default=0.05)
+            q.add_argument("--overlap", type=int, default=1)
             q.add_argument("--max-seconds", type=float, default=30.0)
             q.add_argument("--since-ms", type=int, default=0)
             q.add_argument("--restored-file", default="")
