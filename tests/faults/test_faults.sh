@@ -30,8 +30,8 @@
 # Faults (relay role, to bob@relay.test unless said): redis-kill
 # (SIGKILL, restarted on its AOF), redis-stop (SIGSTOP 10 s), redis-empty
 # (restarted without its data; re-provisioned with mhlist), policyd-kill,
-# milter-kill (SIGKILL and restart), policyd-term (SIGTERM mid-load, then
-# started again), policyd-hup and milter-hup (a changed config: dns.timeout;
+# milter-kill (SIGKILL and restart), policyd-term and milter-term (SIGTERM
+# mid-load: exit 0 once what is in hand is done; then started again), policyd-hup and milter-hup (a changed config: dns.timeout;
 # redis.timeout), policyd-hup-bad and milter-hup-bad (a broken config:
 # refused, logged, the old one stays), dest-refuse (451 at RCPT),
 # dest-down (connection refused), dest-hang (the server stopped with
@@ -272,16 +272,25 @@ inject_milter-kill() {
 	daemon_start milter
 	RESTORED_MS=$READY_MS RECOVERY_REQUIRED=1 NOTE="ready $(( READY_MS - START_MS )) ms after its start"
 }
-inject_policyd-term() {
-	local t0=$(now_ms) log=${DLOG[policyd]}
-	kill -TERM "${DPID[policyd]}"
-	wait_until 15 eval '! pid_alive '"${DPID[policyd]}" || fail "policyd-term: still running 15 s after SIGTERM"
-	stop_pid "${DPID[policyd]}"
+# term_restart DAEMON - SIGTERM mid-load (what is in hand finishes; exit 0, "stopped" logged), started again
+term_restart() {
+	local d=$1 t0=$(now_ms) log=${DLOG[$1]} pid=${DPID[$1]} rc
+	kill -TERM "$pid"
+	if ! wait_until 15 eval '! pid_alive '"$pid"; then
+		fail "$d-term: still running 15 s after SIGTERM"
+		stop_pid "$pid" KILL
+	fi
+	unregister_pid "$pid"
+	wait "$pid"
+	rc=$?
 	NOTE="exited $(( $(now_ms) - t0 )) ms after SIGTERM"
-	assert_match "$(cat "$log")" "stopped:" "policyd-term: mhpolicyd logged a clean stop"
-	daemon_start policyd
+	check_that "$d-term: mh$d exits with status 0 after SIGTERM ($rc)" '[ "$rc" = 0 ]'
+	assert_match "$(cat "$log")" "mh$d: stopped" "$d-term: mh$d logged a clean stop"
+	daemon_start "$d"
 	RESTORED_MS=$READY_MS RECOVERY_REQUIRED=1 NOTE="${NOTE:+$NOTE; }ready $(( READY_MS - START_MS )) ms after its start"
 }
+inject_policyd-term() { term_restart policyd; }
+inject_milter-term() { term_restart milter; }
 # hup_changed DAEMON WHAT ARGS... - conf_text ARGS (a changed setting, WHAT), SIGHUP: logged "reloaded"
 hup_changed() {
 	local d=$1 what=$2 before
@@ -425,7 +434,7 @@ fault_rcpt() {
 }
 
 FAULTS=(redis-kill redis-stop policyd-kill milter-kill policyd-term policyd-hup policyd-hup-bad
-	milter-hup milter-hup-bad
+	milter-term milter-hup milter-hup-bad
 	dest-refuse dest-down dest-hang redis-empty
 	spamd-kill spamd-stop spamd-garbage clamd-kill clamd-stop clamd-garbage
 	"${OUT_FAULTS[@]}")
@@ -471,7 +480,7 @@ run_fault() {
 	# the probes start now and wait for the fault: Python's start-up (seconds
 	# on a busy machine) must not count in the recovery time
 	probepid= policypid=
-	case ${f#out-} in redis-* | policyd-kill | policyd-term | milter-kill | spamd-* | clamd-*)
+	case ${f#out-} in redis-* | policyd-kill | policyd-term | milter-kill | milter-term | spamd-* | clamd-*)
 		python3 "$LOADPY" probe "${F_PROBE_ARGS[@]}" --overlap 20 --fault "$f" --out "$TMP/probe-$f" \
 			--armed-file "$TMP/armed-$f" --restored-file "$TMP/restored-$f" \
 			--max-seconds $(( SECONDS_LOAD + 30 )) >"$TMP/rec-$f" 2>&1 &
