@@ -34,7 +34,12 @@ conf_put_string(struct sbuf *sb, const char *s)
 	sbuf_putc(sb, '"');
 }
 
-/* conf_put_score - fewest decimals (at least one) that read back as the same double */
+/*
+ * conf_put_score - fewest decimals (at least one) that read back as the
+ * same double; a value so small that 17 decimals do not hold it
+ * (2.3e-11, which the file may well say) in libconfig's exponent form,
+ * which always does (%.17g)
+ */
 static void
 conf_put_score(struct sbuf *sb, double v)
 {
@@ -42,9 +47,14 @@ conf_put_score(struct sbuf *sb, double v)
 
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*f", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
+		if (strtod(buf, NULL) == v) {
+			sbuf_puts(sb, buf);
+			return;
+		}
 	}
+	snprintf(buf, sizeof(buf), "%.17g", v);
+	if (strpbrk(buf, ".e") == NULL)		/* libconfig would read an integer */
+		snprintf(buf, sizeof(buf), "%.1f", v);
 	sbuf_puts(sb, buf);
 }
 

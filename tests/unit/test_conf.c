@@ -358,6 +358,45 @@ START_TEST(test_full_file)
 }
 END_TEST
 
+/*
+ * test_dump_tiny_score - a score too small for 17 decimals (found by
+ * fuzz_conf: "tag_limit = .0000000000234335990") dumps in exponent form
+ * and reads back as the same double, as do the ordinary ones
+ */
+START_TEST(test_dump_tiny_score)
+{
+	static const char *const texts[] = {
+		"defaults = { tag_limit = .0000000000234335990; discard_limit = 1e-300; };",
+		"defaults = { tag_limit = -0.000000000000000001; discard_limit = 999.99999999999; };",
+		"defaults = { tag_limit = 5.25; discard_limit = -7; };",
+	};
+	char	path[128], dpath[128], err[512];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct sbuf first, second;
+		struct conf *c = load_text(texts[i], path, sizeof(path), err, sizeof(err));
+		struct conf *d;
+
+		ck_assert_msg(c != NULL, "%s: %s", texts[i], err);
+		sbuf_init(&first, 1 << 20);
+		sbuf_init(&second, 1 << 20);
+		conf_dump(c, dump_line, &first);
+		write_file("dump.conf", sbuf_str(&first), dpath, sizeof(dpath));
+		d = conf_load(dpath, err, sizeof(err));
+		ck_assert_msg(d != NULL, "%s: %s", texts[i], err);
+		ck_assert_msg(d->defaults_tag_limit == c->defaults_tag_limit
+			      && d->defaults_discard_limit == c->defaults_discard_limit,
+			      "%s: read back as %.17g %.17g", texts[i], d->defaults_tag_limit, d->defaults_discard_limit);
+		conf_dump(d, dump_line, &second);
+		ck_assert_str_eq(sbuf_str(&first), sbuf_str(&second));
+		sbuf_free(&first);
+		sbuf_free(&second);
+		conf_free(c);
+		conf_free(d);
+	}
+}
+END_TEST
+
 /* test_dump_roundtrip - conf_dump writes a file that loads to the same values */
 START_TEST(test_dump_roundtrip)
 {
@@ -780,6 +819,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_comments_only);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_dump_roundtrip);
+	tcase_add_test(tc, test_dump_tiny_score);
 	tcase_add_test(tc, test_dump_defaults);
 	tcase_add_loop_test(tc, test_ok_cases, 0, COUNT(ok_cases));
 	tcase_add_loop_test(tc, test_err_cases, 0, COUNT(err_cases));
