@@ -586,36 +586,38 @@ conf_defaults(void)
 	return conf;
 }
 
+/* conf_same_hostports - the same n hosts and ports, in the same order */
+static int
+conf_same_hostports(const struct hostport *a, size_t na, const struct hostport *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].host, b[i].host) || a[i].port != b[i].port)
+			return 0;
+	return 1;
+}
+
 /* conf_same_redis - whether redis.* are the same in both */
 int
 conf_same_redis(const struct conf *a, const struct conf *b)
 {
-	if (strcmp(a->redis_host, b->redis_host) || a->redis_port != b->redis_port
-	    || strcmp(a->redis_unix, b->redis_unix) || a->redis_db != b->redis_db
-	    || strcmp(a->redis_user, b->redis_user) || strcmp(a->redis_password, b->redis_password)
-	    || a->redis_timeout_ms != b->redis_timeout_ms
-	    || strcmp(a->redis_sentinel_master, b->redis_sentinel_master)
-	    || strcmp(a->redis_sentinel_password, b->redis_sentinel_password)
-	    || a->redis_sentinel_count != b->redis_sentinel_count)
-		return 0;
-	for (size_t i = 0; i < a->redis_sentinel_count; i++)
-		if (strcmp(a->redis_sentinels[i].host, b->redis_sentinels[i].host)
-		    || a->redis_sentinels[i].port != b->redis_sentinels[i].port)
-			return 0;
-	return 1;
+	return !strcmp(a->redis_host, b->redis_host) && a->redis_port == b->redis_port
+	    && !strcmp(a->redis_unix, b->redis_unix) && a->redis_db == b->redis_db
+	    && !strcmp(a->redis_user, b->redis_user) && !strcmp(a->redis_password, b->redis_password)
+	    && a->redis_timeout_ms == b->redis_timeout_ms
+	    && !strcmp(a->redis_sentinel_master, b->redis_sentinel_master)
+	    && !strcmp(a->redis_sentinel_password, b->redis_sentinel_password)
+	    && conf_same_hostports(a->redis_sentinels, a->redis_sentinel_count,
+				   b->redis_sentinels, b->redis_sentinel_count);
 }
 
 /* conf_same_dns - whether dns.* are the same in both */
 int
 conf_same_dns(const struct conf *a, const struct conf *b)
 {
-	if (a->dns_server_count != b->dns_server_count || a->dns_timeout_ms != b->dns_timeout_ms)
-		return 0;
-	for (size_t i = 0; i < a->dns_server_count; i++)
-		if (strcmp(a->dns_servers[i].host, b->dns_servers[i].host)
-		    || a->dns_servers[i].port != b->dns_servers[i].port)
-			return 0;
-	return 1;
+	return a->dns_timeout_ms == b->dns_timeout_ms
+	    && conf_same_hostports(a->dns_servers, a->dns_server_count, b->dns_servers, b->dns_server_count);
 }
 
 /* conf_free - release a conf and everything it holds */
