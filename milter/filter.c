@@ -244,15 +244,14 @@ struct rconn *
 milter_rconn(void)
 {
 	struct milter_rc *m = pthread_getspecific(milter_rconn_key);
+	struct rconn *stale = NULL;
 	const struct conf *conf;
 	unsigned gen;
 
 	pthread_mutex_lock(&milter_pool_lock);
 	gen = milter_pool_gen;
-	if (m && m->gen != gen) {		/* made before the reload: closed */
-		pthread_mutex_unlock(&milter_pool_lock);
-		rconn_free(m->rc);
-		pthread_mutex_lock(&milter_pool_lock);
+	if (m && m->gen != gen) {		/* made before the reload: closed (below) */
+		stale = m->rc;
 		m->rc = NULL;
 	}
 	if (m == NULL) {
@@ -267,6 +266,8 @@ milter_rconn(void)
 		gen = m->gen;
 	}
 	pthread_mutex_unlock(&milter_pool_lock);
+	if (stale)
+		rconn_free(stale);
 	if (m->rc == NULL) {
 		conf = milter_conf_hold();
 		m->rc = rconn_new(conf);

@@ -81,9 +81,12 @@ milter_conf_hold(void)
 
 	pthread_mutex_lock(&milter_conf_lock);
 	conf = milter_conf_now;
-	for (size_t i = 0; i < MILTER_CONFS_MAX; i++)
-		if (milter_confs[i].conf == conf)
+	for (size_t i = 0; i < MILTER_CONFS_MAX; i++) {
+		if (milter_confs[i].conf == conf) {
 			milter_confs[i].refs++;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&milter_conf_lock);
 	return conf;
 }
