@@ -25,6 +25,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,6 +610,21 @@ store_list_members(struct store *st, const char *domain, enum keys_list which,
 }
 
 /*
+ * The per-thread scratch array of store_slq_init: a thread-specific key
+ * whose destructor frees it when the thread ends (libmilter's worker
+ * pool ends idle workers; a _Thread_local pointer would leak 85 KB each).
+ */
+static pthread_key_t store_scratch_key;
+static pthread_once_t store_scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+store_scratch_key_init(void)
+{
+	if (pthread_key_create(&store_scratch_key, free) != 0)
+		msg_panic("store: pthread_key_create failed");
+}
+
+/*
  * store_slq_init - the candidates and the four list keys of one check.
  * Candidates are generated into a per-thread scratch array (85 KB: too
  * much for a milter thread's stack, too much to keep per request) and
@@ -619,11 +635,16 @@ void
 store_slq_init(struct store_slq *q, const char *domain, const struct address *sender,
 	       const char *client_ip)
 {
-	static _Thread_local char (*scratch)[LISTENTRY_TEXT_MAX];
+	char	(*scratch)[LISTENTRY_TEXT_MAX];
 	size_t	total = 0, used = 0;
 
-	if (scratch == NULL && (scratch = malloc(LISTENTRY_CANDIDATES_MAX * sizeof(*scratch))) == NULL)
-		msg_panic("store: out of memory");
+	pthread_once(&store_scratch_once, store_scratch_key_init);
+	if ((scratch = pthread_getspecific(store_scratch_key)) == NULL) {
+		if ((scratch = malloc(LISTENTRY_CANDIDATES_MAX * sizeof(*scratch))) == NULL)
+			msg_panic("store: out of memory");
+		if (pthread_setspecific(store_scratch_key, scratch) != 0)
+			msg_panic("store: pthread_setspecific failed");
+	}
 	q->n = listentry_candidates(sender, client_ip, scratch, LISTENTRY_CANDIDATES_MAX);
 	if (q->n > LISTENTRY_CANDIDATES_MAX)
 		msg_panic("store_slq_init: %zu candidates", q->n);

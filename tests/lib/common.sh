@@ -280,12 +280,32 @@ done_testing() {
 	exit 1
 }
 
-# t_cleanup - on exit: stop what we started, release ports, remove $TMP
+# t_sanitizer_reports - print the logs in $TMP (two levels down) that hold
+# a sanitizer report; true if there is none. A daemon stopped at cleanup
+# reports leaks as it exits, after every check has run: this catches them.
+t_sanitizer_reports() {
+	local f found=0
+	[ -n "${TMP:-}" ] && [ -d "$TMP" ] || return 0
+	while IFS= read -r f; do
+		found=1
+		echo "# sanitizer report in ${f#"$TMP"/}:"
+		grep -E -A 30 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f" | head -n 60 | sed 's/^/#   /'
+	done < <(find "$TMP" -maxdepth 2 -name '*.log' -type f -size -64M \
+		-exec grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' {} + 2>/dev/null)
+	[ "$found" = 0 ]
+}
+
+# t_cleanup - on exit: stop what we started, release ports, look for
+# sanitizer reports, remove $TMP
 t_cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	stop_all
 	t_release_ports
+	if ! t_sanitizer_reports; then
+		echo "not ok - a process this test started reported a memory error, a leak or undefined behaviour"
+		[ "$rc" = 0 ] && rc=1
+	fi
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "# kept $TMP" >&2
 	else
