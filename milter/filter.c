@@ -1049,8 +1049,8 @@ mlfi_close(SMFICTX *ctx)
 	struct mlfi_conn *c = smfi_getpriv(ctx);
 
 	if (c) {
+		mlfi_msg_reset(c);	/* a session cut mid-message gets no abort: its scans end here */
 		free(c->rcpts);
-		free(c->spam_buf);
 		milter_conf_release(c->conf);
 		free(c);
 		smfi_setpriv(ctx, NULL);
