@@ -17,7 +17,7 @@
  * Nothing here does I/O: rconn.c and aredis.c do, with these.
  *
  * Public functions: cluster_keyslot, cluster_command_key,
- * cluster_redirect_parse, cluster_map_parse, cluster_map_node.
+ * cluster_resp_args, cluster_redirect_parse, cluster_map_parse, cluster_map_node.
  */
 #include "config.h"
 
@@ -114,6 +114,53 @@ cluster_command_key(int argc, const char *const *argv, const size_t *lens,
 	*key = argv[1];
 	*keylen = lens ? lens[1] : strlen(argv[1]);
 	return 0;
+}
+
+/* cluster_resp_num - "<c>digits\r\n" at *p (before end): the number, -1 when malformed */
+static long long
+cluster_resp_num(const char **p, const char *end, char c)
+{
+	long long v = 0;
+	const char *q = *p;
+
+	if (q >= end || *q++ != c || q >= end || *q < '0' || *q > '9')
+		return -1;
+	while (q < end && *q >= '0' && *q <= '9') {
+		if (v > 100000000000LL)
+			return -1;
+		v = v * 10 + (*q++ - '0');
+	}
+	if (end - q < 2 || q[0] != '\r' || q[1] != '\n')
+		return -1;
+	*p = q + 2;
+	return v;
+}
+
+/*
+ * cluster_resp_args - the first max arguments of one RESP command
+ * ("*N\r\n" then N times "$L\r\n" L bytes "\r\n"); the whole buffer
+ * must be that one command
+ */
+int
+cluster_resp_args(const char *buf, size_t len, const char **argv, size_t *lens, int max)
+{
+	const char *p = buf, *end = buf + len;
+	long long n, l;
+	int	got = 0;
+
+	if ((n = cluster_resp_num(&p, end, '*')) < 1)
+		return -1;
+	for (long long i = 0; i < n; i++) {
+		if ((l = cluster_resp_num(&p, end, '$')) < 0 || end - p < l + 2
+		    || p[l] != '\r' || p[l + 1] != '\n')
+			return -1;
+		if (got < max) {
+			argv[got] = p;
+			lens[got++] = (size_t) l;
+		}
+		p += l + 2;
+	}
+	return p == end ? got : -1;
 }
 
 /*

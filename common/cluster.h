@@ -20,6 +20,13 @@ unsigned cluster_keyslot(const char *key, size_t len);
 int	cluster_command_key(int argc, const char *const *argv, const size_t *lens,
 			    const char **key, size_t *keylen);
 
+/*
+ * cluster_resp_args - the first max arguments of one command in RESP (as
+ * redisFormatCommand writes it): pointers into buf; the count found, or
+ * -1 when buf is not one well-formed command
+ */
+int	cluster_resp_args(const char *buf, size_t len, const char **argv, size_t *lens, int max);
+
 enum cluster_redirect {
 	CLUSTER_REDIRECT_NONE,		/* not a redirect */
 	CLUSTER_REDIRECT_MOVED,		/* the slot lives elsewhere now: refresh the map */

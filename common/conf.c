@@ -81,6 +81,7 @@
 #define CONF_WHY_MAX	512		/* bytes in the "what is wrong" part */
 #define CONF_LINE_MAX	4096		/* bytes of a source line read back */
 #define CONF_SENTINEL_PORT 26379	/* redis.sentinel.servers default port */
+#define CONF_REDIS_PORT	6379	/* redis.cluster.servers default port */
 #define CONF_SCORE_MAX	1000.0		/* |score| */
 
 #define SEC		1000ULL		/* durations are in milliseconds */
@@ -135,6 +136,8 @@ const struct conf_entry conf_table[] = {
 	{E("redis.sentinel.servers", CONF_HOSTPORTLIST, "", 0, 0, redis_sentinels),
 	.count_offset = O(redis_sentinel_count), .port = CONF_SENTINEL_PORT},
 	{E("redis.sentinel.password", CONF_STRING, "", 0, CONF_STR_MAX, redis_sentinel_password)},
+	{E("redis.cluster.servers", CONF_HOSTPORTLIST, "", 0, 0, redis_cluster),
+	.count_offset = O(redis_cluster_count), .port = CONF_REDIS_PORT},
 
 	{E("node.hostnames", CONF_STRLIST, "", 0, 0, node_hostnames),
 	.check = conf_check_hostname},
@@ -609,7 +612,9 @@ conf_same_redis(const struct conf *a, const struct conf *b)
 	    && !strcmp(a->redis_sentinel_master, b->redis_sentinel_master)
 	    && !strcmp(a->redis_sentinel_password, b->redis_sentinel_password)
 	    && conf_same_hostports(a->redis_sentinels, a->redis_sentinel_count,
-				   b->redis_sentinels, b->redis_sentinel_count);
+				   b->redis_sentinels, b->redis_sentinel_count)
+	    && conf_same_hostports(a->redis_cluster, a->redis_cluster_count,
+				   b->redis_cluster, b->redis_cluster_count);
 }
 
 /* conf_same_dns - whether dns.* are the same in both */
@@ -939,6 +944,18 @@ conf_check_all(struct conf_ctx *ctx)
 	    && (s = config_lookup(&ctx->cf, "redis.sentinel.servers")) != NULL)
 		return conf_fail(ctx, s, "redis.sentinel.servers",
 				 "set, but redis.sentinel.master is empty");
+	if (conf->redis_cluster_count > 0
+	    && (s = config_lookup(&ctx->cf, "redis.cluster.servers")) != NULL) {
+		if (*conf->redis_sentinel_master)
+			return conf_fail(ctx, s, "redis.cluster.servers",
+					 "a cluster has no Sentinel: set one of the two");
+		if (*conf->redis_unix)
+			return conf_fail(ctx, s, "redis.cluster.servers",
+					 "a cluster is reached over TCP: redis.unix must be empty");
+		if (conf->redis_db != 0)
+			return conf_fail(ctx, s, "redis.cluster.servers",
+					 "a cluster has database 0 only: redis.db must be 0");
+	}
 	return 0;
 }
 

@@ -46,6 +46,8 @@ struct conf {
 	struct hostport redis_sentinels[CONF_LIST_MAX];	/* redis.sentinel.servers, port default 26379 */
 	size_t	redis_sentinel_count;
 	char   *redis_sentinel_password;	/* redis.sentinel.password */
+	struct hostport redis_cluster[CONF_LIST_MAX];	/* redis.cluster.servers (seeds), port default 6379 */
+	size_t	redis_cluster_count;	/* 0 = not a cluster */
 
 	/* node */
 	struct conf_list node_hostnames;	/* empty = this host's name */

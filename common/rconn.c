@@ -69,6 +69,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cluster.h"
 #include "conf.h"
 #include "endpoint.h"
 #include "log.h"
@@ -81,6 +82,40 @@
 #define RCONN_TIMEOUT_DEFAULT_MS 2000	/* when redis.timeout is 0 */
 #define RCONN_PORT_DEFAULT	6379
 #define RCONN_SENTINEL_PORT_DEFAULT 26379
+#define RCONN_CL_CONNS_MAX	(2 * CLUSTER_NODES_MAX)	/* connections of one rconn to cluster nodes */
+#define RCONN_CL_PIPE_MAX	100000	/* commands of one pipeline awaiting replies */
+#define RCONN_CL_REDIRECTS	5	/* MOVED/ASK followed for one command */
+
+/* cluster mode: one command of the pipeline, kept until its reply is read */
+struct rconn_cmd {
+	char   *buf;			/* as formatted (RESP): a redirect sends it again */
+	size_t	len;
+	int	conn;			/* index into conns; -1 = held (keyless, no node yet) */
+	unsigned long seq;		/* its place among the replies of that connection */
+	redisReply *reply;		/* read before its turn */
+	int	multi;			/* inside MULTI ... EXEC: not redirected */
+};
+
+/* cluster mode: a connection to one node */
+struct rconn_clconn {
+	struct hostport hp;
+	char	addr[ENDPOINT_HOST_MAX + 16];
+	redisContext *ctx;		/* NULL = not connected */
+	unsigned long sent, got;	/* commands written, replies read */
+};
+
+struct rconn_cl {
+	struct cluster_map map;
+	int	mapped;			/* map read since the last failure */
+	int	stale;			/* a MOVED said the map is out of date */
+	struct rconn_clconn conns[RCONN_CL_CONNS_MAX];
+	size_t	nconns;
+	struct rconn_cmd *q;		/* the pipeline: q[head .. head+len) */
+	size_t	qcap, qhead, qlen;
+	int	cur;			/* connection of the pipeline's last keyed command; -1 */
+	int	multi;			/* a MULTI is open in the pipeline */
+	size_t	next_seed;
+};
 
 enum rconn_state {
 	RCONN_STATE_NEW,		/* never connected, nothing logged */
@@ -101,6 +136,9 @@ struct rconn {
 	struct hostport sentinels[CONF_LIST_MAX];
 	size_t	sentinel_count;
 	char   *sentinel_password;
+	struct hostport seeds[CONF_LIST_MAX];	/* redis.cluster.servers */
+	size_t	seed_count;		/* 0 = not a cluster */
+	struct rconn_cl *cl;		/* cluster mode: the slot map and a connection per primary */
 
 	/* connection */
 	redisContext *ctx;		/* NULL = not connected */
@@ -180,7 +218,15 @@ rconn_set_address(struct rconn *rc)
 {
 	char	hp[ENDPOINT_HOST_MAX + 16];
 
-	if (*rc->master) {
+	if (rc->seed_count) {
+		size_t	used = (size_t) snprintf(rc->addr, sizeof(rc->addr), "cluster ");
+
+		for (size_t i = 0; i < rc->seed_count && used < sizeof(rc->addr); i++) {
+			rconn_format_hostport(hp, sizeof(hp), rc->seeds[i].host, rc->seeds[i].port);
+			used += (size_t) snprintf(rc->addr + used, sizeof(rc->addr) - used, "%s%s",
+						  i ? "," : "", hp);
+		}
+	} else if (*rc->master) {
 		if (*rc->primary) {
 			rconn_format_hostport(hp, sizeof(hp), rc->primary, rc->primary_port);
 			snprintf(rc->addr, sizeof(rc->addr), "sentinel %s -> %s", rc->master, hp);
@@ -247,7 +293,7 @@ rconn_reply_text(const redisReply *r, char *buf, size_t len)
 static int
 rconn_unready(const redisReply *r)
 {
-	static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN"};
+	static const char *const words[] = {"READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN"};
 
 	if (r == NULL || r->type != REDIS_REPLY_ERROR || r->str == NULL)
 		return 0;
@@ -525,6 +571,9 @@ rconn_discover(struct rconn *rc)
 	return NULL;
 }
 
+static void rconn_drop(struct rconn *, int unready);
+static void rconn_cl_reset(struct rconn_cl *);
+
 /* rconn_direct - connect to the configured host or socket and log in */
 static redisContext *
 rconn_direct(struct rconn *rc)
@@ -584,6 +633,8 @@ rconn_drop(struct rconn *rc, int unready)
 		redisFree(rc->ctx);
 		rc->ctx = NULL;
 	}
+	if (rc->cl)
+		rconn_cl_reset(rc->cl);
 	rc->pending = 0;
 	if (unready) {
 		rconn_failed(rc);
@@ -591,6 +642,440 @@ rconn_drop(struct rconn *rc, int unready)
 		msg_warn("redis %s: connection lost: %s", rc->addr, rconn_cause(rc));
 		rc->state = RCONN_STATE_DOWN;
 	}
+}
+
+/* --- Redis Cluster ------------------------------------------------------------ */
+
+/*
+ * Cluster mode (redis.cluster.servers): the slot map is read with CLUSTER
+ * SLOTS from the first seed that answers, at the first command and again
+ * after any failure or MOVED. Each command is formatted first (RESP), its
+ * key found in it (cluster_command_key) and it is written to the primary
+ * serving the key's slot, on a connection made when first needed. A
+ * keyless command (MULTI, EXEC, PING) follows the pipeline's last keyed
+ * command, or is held until the next one names a node, so MULTI ... EXEC
+ * on one domain's keys stays on one primary. Replies are returned in the
+ * order the commands were appended: a reply read from one connection
+ * while waiting for another's is kept with its command. MOVED (the map is
+ * out of date: read again before the next pipeline) and ASK (this command
+ * only, after ASKING) are followed up to RCONN_CL_REDIRECTS times, except
+ * inside MULTI ... EXEC, where the error reaches the caller. A failed
+ * connection, a timeout or an unready reply (CLUSTERDOWN, LOADING,
+ * MASTERDOWN, READONLY) drops every connection and the map, with the
+ * usual backoff; the next call reads the map again, which after a
+ * failover names the promoted replica.
+ */
+
+/* rconn_cl_conn - the connection to node hp, made when new; its index or -1 with errstr */
+static int
+rconn_cl_conn(struct rconn *rc, const struct hostport *hp)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_clconn *c;
+	size_t	i;
+
+	for (i = 0; i < cl->nconns; i++)
+		if (cl->conns[i].hp.port == hp->port && strcmp(cl->conns[i].hp.host, hp->host) == 0)
+			break;
+	if (i == cl->nconns) {
+		if (cl->nconns == RCONN_CL_CONNS_MAX) {
+			rconn_seterr(rc, rc->addr, "more than %d cluster nodes", RCONN_CL_CONNS_MAX);
+			return -1;
+		}
+		c = &cl->conns[cl->nconns++];
+		memset(c, 0, sizeof(*c));
+		c->hp = *hp;
+		rconn_format_hostport(c->addr, sizeof(c->addr), hp->host, hp->port);
+	}
+	c = &cl->conns[i];
+	if (c->ctx == NULL) {
+		if ((c->ctx = rconn_open(rc, c->addr, c->hp.host, c->hp.port, NULL)) == NULL)
+			return -1;
+		if (rconn_login(rc, c->ctx, c->addr) < 0) {
+			redisFree(c->ctx);
+			c->ctx = NULL;
+			return -1;
+		}
+		c->sent = c->got = 0;
+	}
+	return (int) i;
+}
+
+/* rconn_cl_clear - forget the pipeline */
+static void
+rconn_cl_clear(struct rconn_cl *cl)
+{
+	for (size_t i = 0; i < cl->qlen; i++) {
+		struct rconn_cmd *e = &cl->q[cl->qhead + i];
+
+		free(e->buf);
+		if (e->reply)
+			freeReplyObject(e->reply);
+	}
+	cl->qhead = cl->qlen = 0;
+	cl->cur = -1;
+	cl->multi = 0;
+}
+
+/* rconn_cl_reset - close every connection, forget the pipeline and the map */
+static void
+rconn_cl_reset(struct rconn_cl *cl)
+{
+	rconn_cl_clear(cl);
+	for (size_t i = 0; i < cl->nconns; i++)
+		if (cl->conns[i].ctx) {
+			redisFree(cl->conns[i].ctx);
+			cl->conns[i].ctx = NULL;
+		}
+	cl->nconns = 0;
+	cl->mapped = 0;
+	cl->stale = 0;
+}
+
+/*
+ * rconn_cl_map - read the slot map from the first seed that answers;
+ * 0, or -1 with errstr "cluster ...: no usable node: why; why"
+ */
+static int
+rconn_cl_map(struct rconn *rc)
+{
+	struct rconn_cl *cl = rc->cl;
+	const char *argv[2] = {"CLUSTER", "SLOTS"};
+	char	errs[RCONN_ERR_MAX] = "", err[CLUSTER_ERR_MAX];
+	size_t	used = 0;
+
+	for (size_t n = 0; n < rc->seed_count; n++) {
+		size_t	i = (cl->next_seed + n) % rc->seed_count;
+		const struct hostport *seed = &rc->seeds[i];
+		char	saddr[ENDPOINT_HOST_MAX + 16];
+		redisContext *ctx;
+		redisReply *r = NULL;
+
+		rconn_format_hostport(saddr, sizeof(saddr), seed->host, seed->port);
+		if ((ctx = rconn_open(rc, saddr, seed->host, seed->port, NULL)) != NULL
+		    && rconn_login(rc, ctx, saddr) == 0
+		    && (r = rconn_call(rc, ctx, saddr, "CLUSTER SLOTS", 2, argv)) != NULL) {
+			if (cluster_map_parse(&cl->map, r, seed->host, err, sizeof(err)) < 0)
+				rconn_seterr(rc, saddr, "%s", err);
+			else if (cl->map.nnodes == 0)
+				rconn_seterr(rc, saddr, "CLUSTER SLOTS: no slot has a primary");
+			else {
+				freeReplyObject(r);
+				redisFree(ctx);
+				cl->mapped = 1;
+				cl->stale = 0;
+				cl->next_seed = i;
+				return 0;
+			}
+		}
+		if (r)
+			freeReplyObject(r);
+		if (ctx)
+			redisFree(ctx);
+		used += (size_t) snprintf(errs + used, sizeof(errs) - used, "%s%s",
+					  used ? "; " : "", rc->errstr);
+		if (used >= sizeof(errs))
+			break;
+	}
+	rconn_seterr(rc, rc->addr, "no usable node: %s", errs);
+	return -1;
+}
+
+/* rconn_cl_push - one more command in the pipeline; the entry, or NULL with errstr */
+static struct rconn_cmd *
+rconn_cl_push(struct rconn *rc, char *buf, size_t len)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_cmd *e;
+
+	if (cl->qlen >= RCONN_CL_PIPE_MAX) {
+		rconn_seterr(rc, rc->addr, "more than %d pipelined commands", RCONN_CL_PIPE_MAX);
+		return NULL;
+	}
+	if (cl->qhead + cl->qlen == cl->qcap) {
+		if (cl->qhead > 0) {
+			memmove(cl->q, cl->q + cl->qhead, cl->qlen * sizeof(*cl->q));
+			cl->qhead = 0;
+		} else {
+			size_t	cap = cl->qcap ? 2 * cl->qcap : 16;
+			struct rconn_cmd *q = realloc(cl->q, cap * sizeof(*q));
+
+			if (q == NULL)
+				msg_panic("rconn: out of memory");
+			cl->q = q;
+			cl->qcap = cap;
+		}
+	}
+	e = &cl->q[cl->qhead + cl->qlen++];
+	memset(e, 0, sizeof(*e));
+	e->buf = buf;
+	e->len = len;
+	e->conn = -1;
+	return e;
+}
+
+/* rconn_cl_write - write entry e on connection i; 0 or -1 with errstr */
+static int
+rconn_cl_write(struct rconn *rc, struct rconn_cmd *e, int i)
+{
+	struct rconn_clconn *c = &rc->cl->conns[i];
+
+	if (redisAppendFormattedCommand(c->ctx, e->buf, e->len) != REDIS_OK) {
+		rconn_seterr(rc, c->addr, "cannot queue command: %s", c->ctx->errstr);
+		return -1;
+	}
+	e->conn = i;
+	e->seq = c->sent++;
+	return 0;
+}
+
+/* rconn_cl_send_held - write the held (keyless) commands at the pipeline's tail on connection i */
+static int
+rconn_cl_send_held(struct rconn *rc, int i)
+{
+	struct rconn_cl *cl = rc->cl;
+
+	for (size_t k = 0; k < cl->qlen; k++) {
+		struct rconn_cmd *e = &cl->q[cl->qhead + k];
+
+		if (e->conn < 0 && rconn_cl_write(rc, e, i) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * rconn_cl_append - route one formatted command (buf, from hiredis's
+ * formatter, owned from here on); 0 or -1 with errstr (the pipeline is
+ * then lost, as on a single server)
+ */
+static int
+rconn_cl_append(struct rconn *rc, char *buf, int len)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_cmd *e;
+	const struct hostport *hp;
+	const char *argv[4], *key;
+	size_t	lens[4], keylen;
+	int	argc, i;
+
+	if (len < 0) {
+		rconn_seterr(rc, rc->addr, "cannot queue command: bad format");
+		return -1;
+	}
+	if ((argc = cluster_resp_args(buf, (size_t) len, argv, lens, 4)) < 0) {
+		free(buf);
+		rconn_seterr(rc, rc->addr, "cannot queue command: malformed");
+		return -1;
+	}
+	if (cl->qlen == 0 && cl->stale && rconn_cl_map(rc) < 0) {
+		free(buf);
+		rconn_drop(rc, 1);
+		rconn_count(&rconn_all_failures);
+		return -1;
+	}
+	if (cluster_command_key(argc, argv, lens, &key, &keylen) < 0) {
+		i = cl->cur;			/* -1: held, the next keyed command names the node */
+	} else {
+		unsigned slot = cluster_keyslot(key, keylen);
+
+		if ((hp = cluster_map_node(&cl->map, slot)) == NULL) {
+			free(buf);
+			rconn_seterr(rc, rc->addr, "slot %u has no primary", slot);
+			goto fail;
+		}
+		if ((i = rconn_cl_conn(rc, hp)) < 0 || rconn_cl_send_held(rc, i) < 0) {
+			free(buf);
+			goto fail;
+		}
+		cl->cur = i;
+	}
+	if ((e = rconn_cl_push(rc, buf, (size_t) len)) == NULL) {
+		free(buf);
+		goto fail;
+	}
+	if (lens[0] == 5 && strncasecmp(argv[0], "MULTI", 5) == 0)
+		cl->multi = 1;
+	e->multi = cl->multi;
+	if ((lens[0] == 4 && strncasecmp(argv[0], "EXEC", 4) == 0)
+	    || (lens[0] == 7 && strncasecmp(argv[0], "DISCARD", 7) == 0))
+		cl->multi = 0;
+	if (i >= 0 && rconn_cl_write(rc, e, i) < 0)
+		goto fail;
+	return 0;
+
+fail:
+	rconn_drop(rc, 1);
+	rconn_count(&rconn_all_failures);
+	return -1;
+}
+
+/*
+ * rconn_cl_read - the reply of entry e, read from its connection (replies
+ * of other entries read on the way are kept with them); NULL with errstr
+ */
+static redisReply *
+rconn_cl_read(struct rconn *rc, struct rconn_cmd *e)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_clconn *c = &cl->conns[e->conn];
+	char	buf[RCONN_ERR_MAX];
+
+	while (e->reply == NULL) {
+		void   *r = NULL;
+		int	saved_errno;
+		size_t	k;
+
+		errno = 0;
+		if (redisGetReply(c->ctx, &r) != REDIS_OK || r == NULL) {
+			saved_errno = errno;
+			rconn_seterr(rc, c->addr, "%s",
+				     rconn_ctx_error(c->ctx, saved_errno, rc->timeout_ms, buf, sizeof(buf)));
+			return NULL;
+		}
+		for (k = 0; k < cl->qlen; k++) {
+			struct rconn_cmd *o = &cl->q[cl->qhead + k];
+
+			if (o->conn == e->conn && o->seq == c->got && o->reply == NULL) {
+				o->reply = r;
+				break;
+			}
+		}
+		c->got++;
+		if (k == cl->qlen) {		/* a redirected command's first answer: not ours now */
+			freeReplyObject(r);
+		}
+	}
+	return e->reply;
+}
+
+/*
+ * rconn_cl_redirect - send entry e again, alone, to the node a MOVED or
+ * ASK named (ASKING first for ASK), after reading what that connection
+ * still owes; its new reply in e->reply, or NULL with errstr
+ */
+static redisReply *
+rconn_cl_redirect(struct rconn *rc, struct rconn_cmd *e, enum cluster_redirect kind,
+		  struct hostport *hp)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_clconn *c;
+	int	i;
+
+	if (*hp->host == 0)
+		memcpy(hp->host, cl->conns[e->conn].hp.host, sizeof(hp->host));
+	if ((i = rconn_cl_conn(rc, hp)) < 0)
+		return NULL;
+	c = &cl->conns[i];
+	for (size_t k = 0; k < cl->qlen; k++) {	/* what it still owes, kept with its commands */
+		struct rconn_cmd *o = &cl->q[cl->qhead + k];
+
+		if (o->conn == i && o->reply == NULL && rconn_cl_read(rc, o) == NULL)
+			return NULL;
+	}
+	if (kind == CLUSTER_REDIRECT_ASK) {
+		redisReply *r;
+		int	saved_errno;
+		char	buf[RCONN_ERR_MAX];
+
+		errno = 0;
+		r = redisCommand(c->ctx, "ASKING");
+		saved_errno = errno;
+		if (r == NULL) {
+			rconn_seterr(rc, c->addr, "ASKING: %s",
+				     rconn_ctx_error(c->ctx, saved_errno, rc->timeout_ms, buf, sizeof(buf)));
+			return NULL;
+		}
+		freeReplyObject(r);
+		c->sent++;
+		c->got++;
+	}
+	freeReplyObject(e->reply);
+	e->reply = NULL;
+	if (rconn_cl_write(rc, e, i) < 0)
+		return NULL;
+	return rconn_cl_read(rc, e);
+}
+
+/* rconn_cl_get_reply - the next reply of the pipeline, redirects followed */
+static redisReply *
+rconn_cl_get_reply(struct rconn *rc)
+{
+	struct rconn_cl *cl = rc->cl;
+	struct rconn_cmd *e;
+	redisReply *r;
+	char	buf[RCONN_ERR_MAX];
+	int	hops = 0;
+
+	if (cl->qlen == 0) {
+		if (rc->errstr[0] && !cl->mapped)
+			return NULL;		/* keep the error that lost the pipeline */
+		rconn_seterr(rc, rc->addr, "no pipelined command to read a reply for");
+		return NULL;
+	}
+	e = &cl->q[cl->qhead];
+	if (e->conn < 0) {			/* only keyless commands: any primary */
+		const struct hostport *hp = cl->map.nnodes ? &cl->map.nodes[0] : NULL;
+		int	i = cl->cur >= 0 ? cl->cur : hp ? rconn_cl_conn(rc, hp) : -1;
+
+		if (i < 0 || rconn_cl_send_held(rc, i) < 0)
+			goto fail;
+		cl->cur = i;
+	}
+	for (;;) {
+		enum cluster_redirect kind;
+		struct hostport hp;
+		unsigned slot;
+
+		if ((r = rconn_cl_read(rc, e)) == NULL)
+			goto fail;
+		if (r->type != REDIS_REPLY_ERROR || e->multi
+		    || (kind = cluster_redirect_parse(r->str, r->len, &slot, &hp)) == CLUSTER_REDIRECT_NONE)
+			break;
+		if (++hops > RCONN_CL_REDIRECTS) {
+			rconn_seterr(rc, rc->addr, "more than %d redirects: %s", RCONN_CL_REDIRECTS,
+				     rconn_reply_text(r, buf, sizeof(buf)));
+			goto fail;
+		}
+		if (kind == CLUSTER_REDIRECT_MOVED)
+			cl->stale = 1;
+		if (rconn_cl_redirect(rc, e, kind, &hp) == NULL)
+			goto fail;
+	}
+	if (rconn_unready(r)) {
+		rconn_seterr(rc, cl->conns[e->conn].addr, "%s", rconn_reply_text(r, buf, sizeof(buf)));
+		rconn_drop(rc, 1);
+		rconn_count(&rconn_all_failures);
+		return NULL;
+	}
+	free(e->buf);
+	cl->qhead++;
+	if (--cl->qlen == 0) {
+		cl->qhead = 0;
+		cl->cur = -1;
+		cl->multi = 0;
+	}
+	return r;
+
+fail:
+	rconn_drop(rc, 0);
+	rconn_count(&rconn_all_failures);
+	return NULL;
+}
+
+/* rconn_cl_command - one formatted command, one reply */
+static redisReply *
+rconn_cl_command(struct rconn *rc, char *buf, int len)
+{
+	if (rc->cl->qlen) {
+		free(buf);
+		rconn_seterr(rc, rc->addr, "command sent with %zu pipelined replies unread",
+			     rc->cl->qlen);
+		return NULL;
+	}
+	if (rconn_cl_append(rc, buf, len) < 0)
+		return NULL;
+	return rconn_cl_get_reply(rc);
 }
 
 /* rconn_new - an unconnected rconn with a copy of the redis settings */
@@ -618,6 +1103,17 @@ rconn_new(const struct conf *conf)
 	    ? CONF_LIST_MAX : conf->redis_sentinel_count;
 	memcpy(rc->sentinels, conf->redis_sentinels, rc->sentinel_count * sizeof(rc->sentinels[0]));
 	rc->sentinel_password = rconn_strdup(conf->redis_sentinel_password);
+	rc->seed_count = conf->redis_cluster_count > CONF_LIST_MAX
+	    ? CONF_LIST_MAX : conf->redis_cluster_count;
+	memcpy(rc->seeds, conf->redis_cluster, rc->seed_count * sizeof(rc->seeds[0]));
+	for (size_t i = 0; i < rc->seed_count; i++)
+		if (rc->seeds[i].port == 0)
+			rc->seeds[i].port = RCONN_PORT_DEFAULT;
+	if (rc->seed_count) {
+		if ((rc->cl = calloc(1, sizeof(*rc->cl))) == NULL)
+			msg_panic("rconn: out of memory");
+		rc->cl->cur = -1;
+	}
 	rc->state = RCONN_STATE_NEW;
 	rconn_set_address(rc);
 
@@ -638,6 +1134,11 @@ rconn_free(struct rconn *rc)
 		return;
 	if (rc->ctx)
 		redisFree(rc->ctx);
+	if (rc->cl) {
+		rconn_cl_reset(rc->cl);
+		free(rc->cl->q);
+		free(rc->cl);
+	}
 	free(rc->user);
 	if (rc->password) {
 		memset(rc->password, 0, strlen(rc->password));
@@ -657,7 +1158,7 @@ rconn_connect(struct rconn *rc)
 {
 	uint64_t now;
 
-	if (rc->ctx)
+	if (rc->ctx || (rc->cl && rc->cl->mapped))
 		return 0;
 	if (rc->bad_setting) {
 		rconn_seterr(rc, rc->addr, "%s", rc->bad_setting);
@@ -671,8 +1172,8 @@ rconn_connect(struct rconn *rc)
 		rconn_count(&rconn_all_failures);
 		return -1;
 	}
-	rc->ctx = *rc->master ? rconn_discover(rc) : rconn_direct(rc);
-	if (rc->ctx == NULL) {
+	if (rc->cl ? rconn_cl_map(rc) < 0
+	    : (rc->ctx = *rc->master ? rconn_discover(rc) : rconn_direct(rc)) == NULL) {
 		rconn_failed(rc);
 		rconn_count(&rconn_all_failures);
 		return -1;
@@ -758,6 +1259,17 @@ rconn_command(struct rconn *rc, const char *fmt, ...)
 	void   *r;
 	int	saved_errno;
 
+	if (rc->cl) {
+		char   *buf;
+		int	len;
+
+		if (rconn_connect(rc) < 0)
+			return NULL;
+		va_start(ap, fmt);
+		len = redisvFormatCommand(&buf, fmt, ap);
+		va_end(ap);
+		return rconn_cl_command(rc, buf, len);
+	}
 	if (rconn_ready(rc) < 0)
 		return NULL;
 	errno = 0;
@@ -775,6 +1287,13 @@ rconn_commandargv(struct rconn *rc, int argc, const char **argv, const size_t *a
 	void   *r;
 	int	saved_errno;
 
+	if (rc->cl) {
+		char   *buf;
+
+		if (rconn_connect(rc) < 0)
+			return NULL;
+		return rconn_cl_command(rc, buf, redisFormatCommandArgv(&buf, argc, argv, argvlen));
+	}
 	if (rconn_ready(rc) < 0)
 		return NULL;
 	errno = 0;
@@ -805,6 +1324,15 @@ rconn_append(struct rconn *rc, const char *fmt, ...)
 
 	if (rconn_connect(rc) < 0)
 		return -1;
+	if (rc->cl) {
+		char   *buf;
+		int	len;
+
+		va_start(ap, fmt);
+		len = redisvFormatCommand(&buf, fmt, ap);
+		va_end(ap);
+		return rconn_cl_append(rc, buf, len);
+	}
 	va_start(ap, fmt);
 	status = redisvAppendCommand(rc->ctx, fmt, ap);
 	va_end(ap);
@@ -817,6 +1345,11 @@ rconn_appendargv(struct rconn *rc, int argc, const char **argv, const size_t *ar
 {
 	if (rconn_connect(rc) < 0)
 		return -1;
+	if (rc->cl) {
+		char   *buf;
+
+		return rconn_cl_append(rc, buf, redisFormatCommandArgv(&buf, argc, argv, argvlen));
+	}
 	return rconn_queued(rc, redisAppendCommandArgv(rc->ctx, argc, argv, argvlen));
 }
 
@@ -827,6 +1360,8 @@ rconn_get_reply(struct rconn *rc)
 	void   *r = NULL;
 	int	saved_errno;
 
+	if (rc->cl)
+		return rconn_cl_get_reply(rc);
 	if (rc->ctx == NULL || rc->pending == 0) {
 		if (rc->ctx == NULL && rc->errstr[0])
 			return NULL;		/* keep the error that lost the pipeline */

@@ -6,7 +6,8 @@
  * Reads the redis settings from -c FILE (conf_load) or the built-in
  * defaults; the settings options override them: --host H, --port N,
  * --unix PATH, --db N, --user U, --password P, --timeout-ms N,
- * --sentinel-master NAME, --sentinel HOST:PORT (repeat), --sentinel-password P.
+ * --sentinel-master NAME, --sentinel HOST:PORT (repeat), --sentinel-password P,
+ * --cluster HOST:PORT (repeat: redis.cluster.servers).
  * Then runs CMD N times (default 1), sleeping MS (default 100) between
  * runs.  With --pipeline the words form several commands separated by a
  * lone ";" that are sent together with rconn_append and read back with
@@ -51,7 +52,8 @@ probe_usage(const char *why)
 	fprintf(stderr, "rconn_probe: %s\n"
 		"usage: rconn_probe [-c FILE] [--host H] [--port N] [--unix PATH] [--db N]\n"
 		"  [--user U] [--password P] [--timeout-ms N] [--sentinel-master NAME]\n"
-		"  [--sentinel HOST:PORT]... [--sentinel-password P] [--count N]\n"
+		"  [--sentinel HOST:PORT]... [--sentinel-password P] [--cluster HOST:PORT]...\n"
+		"  [--count N]\n"
 		"  [--interval MS] [--pipeline | --connect] CMD [ARG...]\n", why);
 	exit(64);
 }
@@ -163,7 +165,7 @@ probe_split(int argc, char **argv, struct probe_cmd *cmds, int pipeline)
 
 enum {
 	OPT_HOST = 256, OPT_PORT, OPT_UNIX, OPT_DB, OPT_USER, OPT_PASSWORD, OPT_TIMEOUT,
-	OPT_MASTER, OPT_SENTINEL, OPT_SENTINEL_PASSWORD, OPT_COUNT, OPT_INTERVAL,
+	OPT_MASTER, OPT_SENTINEL, OPT_SENTINEL_PASSWORD, OPT_CLUSTER, OPT_COUNT, OPT_INTERVAL,
 	OPT_PIPELINE, OPT_CONNECT
 };
 
@@ -182,6 +184,7 @@ main(int argc, char **argv)
 		{"sentinel-master", required_argument, NULL, OPT_MASTER},
 		{"sentinel", required_argument, NULL, OPT_SENTINEL},
 		{"sentinel-password", required_argument, NULL, OPT_SENTINEL_PASSWORD},
+		{"cluster", required_argument, NULL, OPT_CLUSTER},
 		{"count", required_argument, NULL, OPT_COUNT},
 		{"interval", required_argument, NULL, OPT_INTERVAL},
 		{"pipeline", no_argument, NULL, OPT_PIPELINE},
@@ -189,8 +192,8 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	static struct probe_cmd cmds[PROBE_CMDS_MAX];
-	static struct hostport sentinels[CONF_LIST_MAX];
-	size_t	nsentinels = 0, ncmds = 0;
+	static struct hostport sentinels[CONF_LIST_MAX], seeds[CONF_LIST_MAX];
+	size_t	nsentinels = 0, nseeds = 0, ncmds = 0;
 	const char *path = NULL;
 	char	err[512], tag[64], lastaddr[1400];
 	struct conf *loaded, c;
@@ -250,6 +253,12 @@ main(int argc, char **argv)
 				probe_usage("bad or too many --sentinel");
 			nsentinels++;
 			break;
+		case OPT_CLUSTER:
+			if (nseeds >= CONF_LIST_MAX
+			    || hostport_parse(optarg, 6379, &seeds[nseeds], err, sizeof(err)) < 0)
+				probe_usage("bad or too many --cluster");
+			nseeds++;
+			break;
 		case OPT_SENTINEL_PASSWORD:
 			c.redis_sentinel_password = optarg;
 			break;
@@ -272,6 +281,10 @@ main(int argc, char **argv)
 	if (nsentinels) {
 		memcpy(c.redis_sentinels, sentinels, sizeof(sentinels));
 		c.redis_sentinel_count = nsentinels;
+	}
+	if (nseeds) {
+		memcpy(c.redis_cluster, seeds, sizeof(seeds));
+		c.redis_cluster_count = nseeds;
 	}
 	if (!connect_only)
 		ncmds = probe_split(argc - optind, argv + optind, cmds, pipeline);

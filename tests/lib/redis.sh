@@ -253,3 +253,70 @@ mhkit_conf_write() {
 		[ $# -gt 0 ] && printf '%s\n' "$1"
 	} >"$file"
 }
+
+# --- Cluster -------------------------------------------------------------------
+
+CLUSTER_NODE_TIMEOUT_MS=1000	# a primary down this long fails over to its replica
+CLUSTER_NAMES=()		# cl1 ... clN, in creation order
+
+# cluster_start PRIMARIES REPLICAS - PRIMARIES * (1 + REPLICAS) cluster-enabled
+# instances named cl1..clN, each with its own free bus port, joined with
+# redis-cli --cluster create; waits until every node says cluster_state:ok.
+# Sets CLUSTER_SEEDS ("127.0.0.1:P1 127.0.0.1:P2 ..." of every node).
+cluster_start() {
+	local primaries=$1 replicas=$2 n i name bus addrs=()
+	n=$(( primaries * (1 + replicas) ))
+	CLUSTER_NAMES=()
+	for ((i = 1; i <= n; i++)); do
+		name=cl$i
+		bus=$(free_port) || hard_error "cluster_start: no free port"
+		redis_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" --cluster-port "$bus" \
+			--cluster-require-full-coverage no
+		CLUSTER_NAMES+=("$name")
+		addrs+=("127.0.0.1:$(redis_port "$name")")
+	done
+	CLUSTER_SEEDS="${addrs[*]}"
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+		>"$TMP/cluster-create.log" 2>&1 || hard_error "cluster_start: redis-cli --cluster create failed: $(tail -n 5 "$TMP/cluster-create.log")"
+	wait_until 30 cluster_ok || hard_error "cluster_start: the cluster did not reach cluster_state:ok"
+}
+
+# cluster_ok - every running node says cluster_state:ok and knows every slot
+cluster_ok() {
+	local name p
+	for name in "${CLUSTER_NAMES[@]}"; do
+		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
+		p=$(redis_port "$name")
+		redis-cli -h 127.0.0.1 -p "$p" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+	done
+}
+
+# cluster_slot_owner SLOT - the name of the running primary serving SLOT, as cl1 (or the first live node) says
+cluster_slot_owner() {
+	local slot=$1 name p port
+	for name in "${CLUSTER_NAMES[@]}"; do
+		[ -n "${REDIS_PIDS[$name]:-}" ] && break
+	done
+	port=$(redis-cli -h 127.0.0.1 -p "$(redis_port "$name")" CLUSTER SLOTS 2>/dev/null |
+		awk -v s="$slot" '{ a[NR] = $0 } END {
+			for (i = 1; i + 3 <= NR; i++)
+				if (a[i] ~ /^[0-9]+$/ && a[i+1] ~ /^[0-9]+$/ && a[i] + 0 <= s && s <= a[i+1] + 0) {
+					print a[i+3]; exit
+				}
+		}')
+	for name in "${CLUSTER_NAMES[@]}"; do
+		[ "$(redis_port "$name")" = "$port" ] && { echo "$name"; return 0; }
+	done
+	return 1
+}
+
+# cluster_id NAME - the node's cluster ID
+cluster_id() {
+	redis-cli -h 127.0.0.1 -p "$(redis_port "$1")" CLUSTER MYID
+}
+
+# cluster_keyslot KEY - the key's slot, as a node computes it
+cluster_keyslot() {
+	redis-cli -h 127.0.0.1 -p "$(redis_port "${CLUSTER_NAMES[0]}")" CLUSTER KEYSLOT "$1"
+}

@@ -85,6 +85,42 @@ START_TEST(test_command_key)
 }
 END_TEST
 
+START_TEST(test_resp_args)
+{
+	const char *argv[4];
+	size_t	lens[4];
+	char	key[] = "*3\r\n$7\r\nHGETALL\r\n$8\r\nk\r\n{x}\r\n\r\n$0\r\n\r\n";
+	static const char *const bad[] = {
+		"", "*0\r\n", "*1\r\n", "*1\r\n$3\r\nGET\r\n$1\r\nk\r\n", "*2\r\n$3\r\nGET\r\n",
+		"*1\r\n$4\r\nGET\r\n", "*1\r\n$2\r\nGET\r\n", "*1\n$3\r\nGET\r\n", "*x\r\n",
+		"*1\r\n$-1\r\n", "*1\r\n$99999999999999999\r\nGET\r\n", "$3\r\nGET\r\n",
+		"*1\r\n$3\r\nGETxx",
+	};
+
+	ck_assert_int_eq(cluster_resp_args(key, sizeof(key) - 1, argv, lens, 4), 3);
+	ck_assert(lens[0] == 7 && memcmp(argv[0], "HGETALL", 7) == 0);
+	ck_assert(lens[1] == 8 && memcmp(argv[1], "k\r\n{x}\r\n", 8) == 0);	/* binary-safe */
+	ck_assert_uint_eq(lens[2], 0);
+	ck_assert_int_eq(cluster_resp_args(key, sizeof(key) - 1, argv, lens, 1), 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cluster_resp_args(bad[i], strlen(bad[i]), argv, lens, 4) == -1,
+			      "case %zu", i);
+	{
+		/* what hiredis itself formats */
+		char   *cmd;
+		int	n = redisFormatCommand(&cmd, "EVALSHA %s %d %s %s", "abc", 1, "{acct:bob}:used", "7");
+		const char *k;
+		size_t	kl;
+
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(cluster_resp_args(cmd, (size_t) n, argv, lens, 4), 4);
+		ck_assert_int_eq(cluster_command_key(4, argv, lens, &k, &kl), 0);
+		ck_assert(kl == 15 && memcmp(k, "{acct:bob}:used", 15) == 0);
+		redisFreeCommand(cmd);
+	}
+}
+END_TEST
+
 static const struct {
 	const char *in;
 	enum cluster_redirect want;
@@ -281,6 +317,7 @@ main(void)
 	tcase_add_test(tc, test_keyslot);
 	tcase_add_test(tc, test_keyslot_tag);
 	tcase_add_test(tc, test_command_key);
+	tcase_add_test(tc, test_resp_args);
 	tcase_add_test(tc, test_redirect);
 	tcase_add_test(tc, test_map);
 	tcase_add_test(tc, test_map_bad);

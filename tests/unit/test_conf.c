@@ -423,7 +423,8 @@ START_TEST(test_dump_roundtrip)
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "  password = \"s3cr\\\"et\";\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "  sentinel = {\n    master = \"mymaster\";\n"
 		"    servers = [ \"10.0.0.1:26380\", \"10.0.0.2:26379\", \"[::1]:5000\" ];\n"));
-	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "    password = \"sentpw\";\n  };\n};\n"));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "    password = \"sentpw\";\n  };\n  cluster = {\n"
+		"    servers = [];\n  };\n};\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "  positive_ttl = \"14d\";\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "  discard_limit = 3.0;\n"));
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&first), "  spamd = \"inet:[::1]:7830\";\n"));
@@ -557,8 +558,17 @@ static const struct {
 	{"unknown setting in a subgroup", "redis = {\n  sentinel = {\n    mastr = \"m\";\n  };\n};\n",
 	"3: redis.sentinel.mastr: unknown setting"},
 	{"unknown group", "# c\nfoo = {\n  bar = 1;\n};\n", "2: foo: unknown group"},
-	{"unknown group inside a group", "redis = {\n  cluster = { nodes = []; };\n};\n",
-	"2: redis.cluster: unknown group"},
+	{"unknown group inside a group", "redis = {\n  shards = { nodes = []; };\n};\n",
+	"2: redis.shards: unknown group"},
+	{"cluster and sentinel", "redis = {\n  sentinel = { master = \"m\"; servers = [ \"h\" ]; };\n"
+	"  cluster = { servers = [ \"h:7000\" ]; };\n};\n",
+	"3: redis.cluster.servers: a cluster has no Sentinel: set one of the two"},
+	{"cluster and unix", "redis = {\n  unix = \"/run/r.sock\";\n  cluster = { servers = [ \"h\" ]; };\n};\n",
+	"3: redis.cluster.servers: a cluster is reached over TCP: redis.unix must be empty"},
+	{"cluster and db", "redis = {\n  cluster = { servers = [ \"h\" ]; };\n  db = 1;\n};\n",
+	"2: redis.cluster.servers: a cluster has database 0 only: redis.db must be 0"},
+	{"unknown setting in the cluster group", "redis = {\n  cluster = { nodes = []; };\n};\n",
+	"2: redis.cluster.nodes: unknown setting"},
 	{"setting name as group", "redis = {\n  port = { x = 1; };\n};\n",
 	"2: redis.port: expected an integer, not a group"},
 	{"first error in file order wins", "zzz = 1;\nredis = { port = 0; };\n",
