@@ -71,7 +71,10 @@ cluster_is(const char *w, size_t n, const char *name)
  * cluster_command_key - the key a command is routed by. The commands
  * mhkit sends name their key first (GET, HGETALL, SISMEMBER, SET, ...),
  * except the scripts (EVAL, EVALSHA, FCALL and their _RO forms: the key
- * after numkeys) and those without a key, which any primary may take.
+ * after numkeys), SCAN with a MATCH pattern whose hash tag is fixed
+ * ("mh:{example.com}:ca:*": every key it can match lives in that tag's
+ * slot, so the scan runs on that primary), and those without a key,
+ * which any primary may take.
  */
 int
 cluster_command_key(int argc, const char *const *argv, const size_t *lens,
@@ -87,6 +90,27 @@ cluster_command_key(int argc, const char *const *argv, const size_t *lens,
 	if (argc < 1)
 		return -1;
 	n0 = lens ? lens[0] : strlen(argv[0]);
+	if (cluster_is(argv[0], n0, "SCAN")) {	/* SCAN c MATCH pattern: the pattern's tag, if fixed */
+		for (int i = 2; i + 1 < argc; i += 2) {
+			size_t	ml = lens ? lens[i] : strlen(argv[i]);
+			size_t	pl = lens ? lens[i + 1] : strlen(argv[i + 1]);
+			const char *p = argv[i + 1], *open, *close;
+
+			if (!cluster_is(argv[i], ml, "MATCH"))
+				continue;
+			if ((open = memchr(p, '{', pl)) == NULL
+			    || (close = memchr(open + 1, '}', pl - (size_t) (open - p) - 1)) == NULL
+			    || close == open + 1)
+				return -1;
+			for (const char *t = p; t < close; t++)
+				if (*t == '*' || *t == '?' || *t == '[' || *t == '\\')
+					return -1;	/* a glob before the tag ends: any slot */
+			*key = p;
+			*keylen = pl;
+			return 0;
+		}
+		return -1;
+	}
 	for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]); i++)
 		if (cluster_is(argv[0], n0, keyless[i]))
 			return -1;

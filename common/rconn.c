@@ -855,15 +855,15 @@ rconn_cl_append(struct rconn *rc, char *buf, int len)
 	struct rconn_cl *cl = rc->cl;
 	struct rconn_cmd *e;
 	const struct hostport *hp;
-	const char *argv[4], *key;
-	size_t	lens[4], keylen;
+	const char *argv[6], *key;
+	size_t	lens[6], keylen;
 	int	argc, i;
 
 	if (len < 0) {
 		rconn_seterr(rc, rc->addr, "cannot queue command: bad format");
 		return -1;
 	}
-	if ((argc = cluster_resp_args(buf, (size_t) len, argv, lens, 4)) < 0) {
+	if ((argc = cluster_resp_args(buf, (size_t) len, argv, lens, 6)) < 0) {
 		free(buf);
 		rconn_seterr(rc, rc->addr, "cannot queue command: malformed");
 		return -1;

@@ -104,6 +104,32 @@ for n in "${CLUSTER_NAMES[@]}"; do
 	cli "$n" CLUSTER SETSLOT "$sc" NODE "$dst_id" >/dev/null 2>&1
 done
 
+# --- mhlist on the cluster: each domain's keys on its own primary -------------------------
+
+if [ -x "${MHLIST:-}" ]; then
+	mh() { "$MHLIST" -c "$CONF" "$@"; }
+	assert_exit 0 mh domain add a.example --service relay --dest mx.a.example --port 2525
+	assert_exit 0 mh domain add b.example --service backup
+	assert_exit 0 mh users import a.example - <<<$'bob\ncarol'
+	assert_contains "$T_OUT" "2 imported (replaced), 2 in the list" "mhlist: users import (MULTI/EXEC with RENAME) on the domain's primary"
+	assert_exit 0 mh domain list
+	assert_match "$T_OUT" "^a\.example +relay +mx\.a\.example +2525" "mhlist: domain list reads every domain's settings"
+	assert_match "$T_OUT" "^b\.example +backup" "mhlist: the second domain too"
+	assert_exit 0 mh account add bob --blocks 2
+	assert_exit 0 mh account show bob
+	assert_match "$T_OUT" "^limit +300 relays/day" "mhlist: account show on a cluster"
+	for k in bob carol; do
+		redis-cli -c -h 127.0.0.1 -p "$(redis_port "$oa")" SET "mh:{a.example}:ca:$k" x >/dev/null
+	done
+	assert_exit 0 mh cache purge @a.example
+	assert_contains "$T_OUT" "purged 2 cached" "mhlist: cache purge finds the domain's keys (SCAN on the primary of its tag)"
+	slot=$(cluster_keyslot "{a.example}")
+	owner=$(cluster_slot_owner "$slot")
+	assert_eq "$(cli "$owner" SCARD "mh:{a.example}:users")" "2" "mhlist: the user list lives on the primary of {a.example}"
+else
+	echo "# MHLIST not set: the mhlist steps did not run"
+fi
+
 # --- a primary killed: its replica takes over ---------------------------------------------
 
 victim=$(cluster_slot_owner "$sb")

@@ -60,6 +60,11 @@ START_TEST(test_command_key)
 	const char *script[] = {"SCRIPT", "LOAD", "return 1"};
 	const char *multi[] = {"multi"};
 	const char *lonely[] = {"GET"};
+	const char *scan[] = {"SCAN", "0", "MATCH", "mh:{example.com}:ca:*", "COUNT", "100"};
+	const char *scan_late[] = {"SCAN", "0", "COUNT", "100", "MATCH", "mh:{a.example}:*"};
+	const char *scan_glob[] = {"SCAN", "0", "MATCH", "mh:{*}:ca:*"};
+	const char *scan_any[] = {"SCAN", "0", "MATCH", "mh:*"};
+	const char *scan_bare[] = {"SCAN", "0"};
 
 	ck_assert_int_eq(cluster_command_key(2, get, NULL, &key, &len), 0);
 	ck_assert(len == 2 && memcmp(key, "k1", 2) == 0);
@@ -74,6 +79,14 @@ START_TEST(test_command_key)
 	ck_assert_int_eq(cluster_command_key(1, multi, NULL, &key, &len), -1);
 	ck_assert_int_eq(cluster_command_key(1, lonely, NULL, &key, &len), -1);
 	ck_assert_int_eq(cluster_command_key(0, get, NULL, &key, &len), -1);
+	/* SCAN runs where its pattern's fixed tag lives */
+	ck_assert_int_eq(cluster_command_key(6, scan, NULL, &key, &len), 0);
+	ck_assert_uint_eq(cluster_keyslot(key, len), cluster_keyslot("{example.com}", 13));
+	ck_assert_int_eq(cluster_command_key(6, scan_late, NULL, &key, &len), 0);
+	ck_assert_str_eq(key, "mh:{a.example}:*");
+	ck_assert_int_eq(cluster_command_key(4, scan_glob, NULL, &key, &len), -1);
+	ck_assert_int_eq(cluster_command_key(4, scan_any, NULL, &key, &len), -1);
+	ck_assert_int_eq(cluster_command_key(2, scan_bare, NULL, &key, &len), -1);
 	{
 		/* lengths given: binary-safe, "GETX" is not "GET" */
 		const char *argv[] = {"GETX", "key"};
