@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "confref.h"
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
@@ -59,85 +60,24 @@
 #define MILTER_TIMEOUT_S	300	/* libmilter's wait for the MTA (its default: 7210 s) */
 
 /*
- * The configurations alive: the one in force and those still held by
- * connections that began before a reload. Each is freed by its last
- * holder; the one in force holds itself, and so does the start-up one
- * (SPF's resolver settings and the listener are read from it).
+ * The configurations alive (common/confref.c): the one in force and
+ * those still held by connections that began before a reload; the
+ * start-up one is held too (SPF's resolver settings and the listener are
+ * read from it).
  */
-#define MILTER_CONFS_MAX	64	/* configurations alive at once (reload storms) */
-
-static pthread_mutex_t milter_conf_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	struct conf *conf;
-	unsigned refs;
-} milter_confs[MILTER_CONFS_MAX];
-static struct conf *milter_conf_now;	/* in force */
 
 /* milter_conf_hold - the settings in force, held */
 const struct conf *
 milter_conf_hold(void)
 {
-	struct conf *conf;
-
-	pthread_mutex_lock(&milter_conf_lock);
-	conf = milter_conf_now;
-	for (size_t i = 0; i < MILTER_CONFS_MAX; i++) {
-		if (milter_confs[i].conf == conf) {
-			milter_confs[i].refs++;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&milter_conf_lock);
-	return conf;
-}
-
-/* milter_conf_unref - drop one hold; the caller has the lock */
-static void
-milter_conf_unref(const struct conf *conf)
-{
-	for (size_t i = 0; i < MILTER_CONFS_MAX; i++) {
-		if (milter_confs[i].conf == conf) {
-			if (--milter_confs[i].refs == 0) {
-				conf_free(milter_confs[i].conf);
-				milter_confs[i].conf = NULL;
-			}
-			return;
-		}
-	}
-	msg_panic("milter_conf_release: untracked configuration");
+	return confref_current();
 }
 
 /* milter_conf_release - let go of what milter_conf_hold gave */
 void
 milter_conf_release(const struct conf *conf)
 {
-	if (conf == NULL)
-		return;
-	pthread_mutex_lock(&milter_conf_lock);
-	milter_conf_unref(conf);
-	pthread_mutex_unlock(&milter_conf_lock);
-}
-
-/* milter_conf_install - conf is in force from now on; -1 when too many are alive */
-static int
-milter_conf_install(struct conf *conf)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&milter_conf_lock);
-	for (i = 0; i < MILTER_CONFS_MAX && milter_confs[i].conf; i++)
-		;
-	if (i == MILTER_CONFS_MAX) {
-		pthread_mutex_unlock(&milter_conf_lock);
-		return -1;
-	}
-	milter_confs[i].conf = conf;
-	milter_confs[i].refs = 1;		/* being in force */
-	if (milter_conf_now)
-		milter_conf_unref(milter_conf_now);
-	milter_conf_now = conf;
-	pthread_mutex_unlock(&milter_conf_lock);
-	return 0;
+	confref_release(conf);
 }
 
 /* milter_restart_only - log each setting that changed and needs a restart */
@@ -183,7 +123,7 @@ milter_reload(const char *path)
 	milter_restart_only(old, conf);
 	same_redis = conf_same_redis(old, conf);
 	milter_conf_release(old);
-	if (milter_conf_install(conf) < 0) {
+	if (confref_install(conf) < 0) {
 		msg_error("reload refused: too many configurations still in use");
 		conf_free(conf);
 		return;
@@ -335,8 +275,8 @@ main(int argc, char **argv)
 	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 || pipe2(milter_sigpipe, O_CLOEXEC) < 0
 	    || fcntl(milter_sigpipe[1], F_SETFL, O_NONBLOCK) < 0)
 		msg_fatal(EX_OSERR, "cannot set up the signals: %s", strerror(errno));
-	if (milter_conf_install(conf) < 0)
-		msg_panic("milter_conf_install failed at start");
+	if (confref_install(conf) < 0)
+		msg_panic("confref_install failed at start");
 	held = milter_conf_hold();		/* the start-up settings: SPF's resolver reads them */
 	daemon_pidfile_write(conf);
 	daemon_drop_privileges(conf);
@@ -383,10 +323,7 @@ main(int argc, char **argv)
 	spf_shutdown();
 	daemon_pidfile_remove();
 	milter_conf_release(held);
-	pthread_mutex_lock(&milter_conf_lock);
-	milter_conf_unref(milter_conf_now);	/* in force no more */
-	milter_conf_now = NULL;
-	pthread_mutex_unlock(&milter_conf_lock);
+	confref_uninstall();			/* in force no more */
 	log_close();
 	return !stopping || milter_smfi_rc != MI_SUCCESS ? EX_OSERR : 0;
 }

@@ -40,6 +40,7 @@
 #include "commitq.h"
 #include "lcache.h"
 #include "conf.h"
+#include "confref.h"
 #include "daemon.h"
 #include "dnsq.h"
 #include "log.h"
@@ -49,41 +50,20 @@
 
 #define POLICYD_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests in hand */
 
-/* a conf with the number of jobs (and the daemon) holding it */
-struct policyd_confref {
-	struct conf *conf;
-	unsigned refs;
-};
-
-#define POLICYD_CONFS_MAX	64	/* configurations alive at once (reload storms) */
-static struct policyd_confref policyd_confs[POLICYD_CONFS_MAX];
-
-/* policyd_conf_track - start counting references to a new conf */
+/* policyd_conf_track - start counting references to a new conf (common/confref.c) */
 static int
 policyd_conf_track(struct conf *conf)
 {
-	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
-		if (policyd_confs[i].conf == NULL) {
-			policyd_confs[i].conf = conf;
-			policyd_confs[i].refs = 1;
-			return 0;
-		}
-	}
-	return -1;
+	return confref_track(conf);
 }
 
 /* policyd_job_begin - a job keeps the conf in force when it starts */
 struct conf *
 policyd_job_begin(struct policyd *pd)
 {
-	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
-		if (policyd_confs[i].conf == pd->conf) {
-			policyd_confs[i].refs++;
-			pd->jobs++;
-			return pd->conf;
-		}
-	}
-	msg_panic("policyd_job_begin: untracked configuration");
+	confref_hold(pd->conf);
+	pd->jobs++;
+	return pd->conf;
 }
 
 /* policyd_idle - no connection and no job left */
@@ -107,16 +87,7 @@ policyd_job_done(struct policyd *pd, struct conf *conf)
 void
 policyd_conf_release(struct conf *conf)
 {
-	for (size_t i = 0; i < POLICYD_CONFS_MAX; i++) {
-		if (policyd_confs[i].conf == conf) {
-			if (--policyd_confs[i].refs == 0) {
-				conf_free(conf);
-				policyd_confs[i].conf = NULL;
-			}
-			return;
-		}
-	}
-	msg_panic("policyd_conf_release: untracked configuration");
+	confref_release(conf);
 }
 
 static const char *policyd_conf_path;
