@@ -61,9 +61,12 @@
  * Logging: one warning per state change ("connection lost", "connected"),
  * never per command.
  *
+ * Redis Cluster (redis.cluster.servers): aredis_new returns a front
+ * over one such connection per node; see "Redis Cluster" below.
+ *
  * Public functions: aredis_new, aredis_free, aredis_command,
  * aredis_commandargv, aredis_up, aredis_address, aredis_reconnects,
- * aredis_errors.
+ * aredis_errors, aredis_cluster.
  */
 #include "config.h"
 
@@ -78,6 +81,7 @@
 #include <hiredis/hiredis.h>
 
 #include "aredis.h"
+#include "cluster.h"
 #include "pmetrics.h"
 #include "conf.h"
 #include "log.h"
@@ -146,6 +150,10 @@ struct aredis {
 	long long tc_id;		/* its CLIENT ID */
 	int	track_refused;		/* Redis said no: not asked again until the next connect */
 	struct event *ttimer;		/* start timeout, or retry after a loss */
+
+	/* Redis Cluster */
+	struct acluster *cl;		/* non-NULL: this is the front (see below) */
+	int	is_node;		/* one of a front's node connections */
 };
 
 /* one command in flight */
@@ -164,6 +172,8 @@ static void aredis_sentinel_ask(struct aredis *);
 static void aredis_sentinel_fail(struct aredis *, const char *why);
 static void aredis_sentinel_close(struct aredis *);
 static void aredis_track_stop(struct aredis *, const char *why, int retry);
+static int acl_command(struct aredis *, aredis_cb *, void *arg, char *buf, int len);
+static void acl_free(struct aredis *);
 
 /* aredis_enter_state - log the transition, then set it */
 static void
@@ -173,7 +183,8 @@ aredis_enter_state(struct aredis *ar, enum aredis_state state, const char *why)
 		msg_info("redis %s: %s -> %s%s%s", ar->addr, aredis_state_names[ar->state],
 			 aredis_state_names[state], why ? ": " : "", why ? why : "");
 	ar->state = state;
-	metrics_set(&pm_redis_up, 0, state == AREDIS_UP);
+	if (!ar->is_node)		/* on a cluster, the front says whether the map is known */
+		metrics_set(&pm_redis_up, 0, state == AREDIS_UP);
 }
 
 static char *
@@ -273,6 +284,11 @@ aredis_commandargv(struct aredis *ar, aredis_cb *cb, void *arg, int argc, const 
 {
 	struct aredis_req *req;
 
+	if (ar->cl) {
+		char   *buf;
+
+		return acl_command(ar, cb, arg, buf, redisFormatCommandArgv(&buf, argc, argv, lens));
+	}
 	if (ar->state != AREDIS_UP || ar->ac == NULL) {
 		metrics_inc(&pm_redis_unavailable, 0);
 		return -1;
@@ -290,6 +306,14 @@ aredis_command(struct aredis *ar, aredis_cb *cb, void *arg, const char *fmt, ...
 	va_list	ap;
 	int	status;
 
+	if (ar->cl) {
+		char   *buf;
+
+		va_start(ap, fmt);
+		status = redisvFormatCommand(&buf, fmt, ap);
+		va_end(ap);
+		return acl_command(ar, cb, arg, buf, status);
+	}
 	if (ar->state != AREDIS_UP || ar->ac == NULL) {
 		metrics_inc(&pm_redis_unavailable, 0);
 		return -1;
@@ -1096,6 +1120,8 @@ aredis_track(struct aredis *ar, aredis_inval_cb *inval, aredis_track_cb *on, voi
 	ar->inval = inval;
 	ar->track_on = on;
 	ar->track_arg = arg;
+	if (ar->cl)
+		return;			/* no local copies on a cluster (yet): never on */
 	if ((ar->ttimer = evtimer_new(ar->base, aredis_track_timer, ar)) == NULL)
 		msg_panic("aredis: evtimer_new failed");
 	aredis_track_start(ar);
@@ -1126,9 +1152,354 @@ aredis_heartbeat(evutil_socket_t fd, short what, void *arg)
 	aredis_sentinel_watch(ar);
 }
 
+/* --- Redis Cluster: a front over one connection per primary ------------------- */
+
+/*
+ * With redis.cluster.servers the aredis that mhpolicyd holds is a front:
+ * it owns one ordinary aredis per cluster node (direct TCP, each with its
+ * own reconnect backoff, heartbeat and timeouts) and a slot map read with
+ * CLUSTER SLOTS from any node that is up: at start (every 100 ms until
+ * one answers), after a MOVED, after a command to a primary failed, and
+ * once a second while the map is thought stale. Each command is formatted
+ * here, its key found (cluster_command_key) and it goes to the primary of
+ * the key's slot; a keyless one to any primary. A command whose primary
+ * is down fails at once (-1, as a single Redis that is down), and the
+ * map is read again: after a failover it names the promoted replica.
+ * MOVED and ASK replies are followed (ASK: ASKING, then the command, on
+ * one connection, so in that order) up to AREDIS_CL_REDIRECTS times; the
+ * caller sees the final reply. Client-side caching is off on a cluster
+ * (the local copies are not kept: every lookup reads Redis).
+ */
+
+#define AREDIS_CL_NODES_MAX	(2 * CLUSTER_NODES_MAX)	/* node connections of one front */
+#define AREDIS_CL_REDIRECTS	5	/* MOVED/ASK followed for one command */
+#define AREDIS_CL_RETRY_MS	100	/* map not read yet: ask again this often */
+#define AREDIS_CL_STALE_MS	1000	/* map thought stale: read again at most this often */
+
+struct acl_node {
+	struct hostport hp;
+	struct aredis *ar;
+};
+
+struct acluster {
+	struct aredis *front;
+	struct cluster_map *map;	/* NULL until read */
+	struct acl_node nodes[AREDIS_CL_NODES_MAX];
+	size_t	nnodes;
+	struct conf *nconf;		/* the settings each node's aredis is made with */
+	struct event *timer;		/* map reads */
+	int	asking;			/* a CLUSTER SLOTS in flight */
+	size_t	asked;			/* the node it went to */
+	int	stale;			/* read the map again */
+	uint64_t asked_ms;		/* when the last CLUSTER SLOTS went out */
+};
+
+/* one command through the front */
+struct acl_req {
+	struct acluster *cl;
+	aredis_cb *cb;
+	void   *arg;
+	char   *buf;			/* as formatted: a redirect sends it again */
+	size_t	len;
+	int	hops;
+	int	node;			/* where it went */
+};
+
+static struct aredis *aredis_new_one(struct event_base *, const struct conf *, int node);
+
+/* aredis_formatted - one formatted command on a single connection; 0, or -1 (callback not called) */
+static int
+aredis_formatted(struct aredis *ar, aredis_cb *cb, void *arg, const char *buf, size_t len)
+{
+	struct aredis_req *req;
+
+	if (ar->state != AREDIS_UP || ar->ac == NULL) {
+		metrics_inc(&pm_redis_unavailable, 0);
+		return -1;
+	}
+	req = aredis_req_new(ar, cb, arg);
+	return aredis_req_queued(ar, req, redisAsyncFormattedCommand(ar->ac, aredis_req_reply, req,
+								     buf, len));
+}
+
+/* acl_node - the node at hp, its aredis made when new; the index, or -1 when the table is full */
+static int
+acl_node(struct acluster *cl, const struct hostport *hp)
+{
+	struct acl_node *n;
+
+	for (size_t i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i].hp.port == hp->port && strcmp(cl->nodes[i].hp.host, hp->host) == 0)
+			return (int) i;
+	if (cl->nnodes == AREDIS_CL_NODES_MAX)
+		return -1;
+	n = &cl->nodes[cl->nnodes];
+	n->hp = *hp;
+	cl->nconf->redis_host = n->hp.host;
+	cl->nconf->redis_port = n->hp.port;
+	n->ar = aredis_new_one(cl->front->base, cl->nconf, 1);
+	return (int) cl->nnodes++;
+}
+
+/* acl_stale - the map may be out of date: read it again soon */
+static void
+acl_stale(struct acluster *cl)
+{
+	struct timeval tv = {0, 0};
+	uint64_t now = aredis_ms(), since = now - cl->asked_ms;
+
+	cl->stale = 1;
+	if (!cl->asking && !evtimer_pending(cl->timer, NULL)) {
+		if (since < AREDIS_CL_STALE_MS)
+			aredis_ms_tv(&tv, AREDIS_CL_STALE_MS - since);
+		evtimer_add(cl->timer, &tv);
+	}
+}
+
+/* acl_slots_reply - CLUSTER SLOTS answered (or not) */
+static void
+acl_slots_reply(redisReply *r, void *arg)
+{
+	struct acluster *cl = arg;
+	struct acl_node *n = &cl->nodes[cl->asked];
+	struct cluster_map *map;
+	char	err[CLUSTER_ERR_MAX];
+	struct timeval tv;
+
+	cl->asking = 0;
+	if (cl->front->freeing)
+		return;
+	if ((map = malloc(sizeof(*map))) == NULL)
+		msg_panic("aredis: out of memory");
+	if (r == NULL || r->type == REDIS_REPLY_ERROR
+	    || cluster_map_parse(map, r, n->hp.host, err, sizeof(err)) < 0 || map->nnodes == 0) {
+		if (r && r->type != REDIS_REPLY_ERROR && map->nnodes == 0)
+			snprintf(err, sizeof(err), "CLUSTER SLOTS: no slot has a primary");
+		msg_warn("redis %s: slot map from %s:%u: %s", cl->front->addr, n->hp.host, n->hp.port,
+			 r == NULL ? "no reply" : r->type == REDIS_REPLY_ERROR ? r->str : err);
+		free(map);
+		aredis_ms_tv(&tv, cl->map ? AREDIS_CL_STALE_MS : AREDIS_CL_RETRY_MS);
+		evtimer_add(cl->timer, &tv);
+		return;
+	}
+	for (size_t i = 0; i < map->nnodes; i++)
+		if (acl_node(cl, &map->nodes[i]) < 0)
+			msg_warn("redis %s: more than %d cluster nodes: %s:%u not used",
+				 cl->front->addr, AREDIS_CL_NODES_MAX, map->nodes[i].host, map->nodes[i].port);
+	if (cl->map == NULL)
+		msg_info("redis %s: slot map read: %zu primaries", cl->front->addr, map->nnodes);
+	free(cl->map);
+	cl->map = map;
+	cl->stale = 0;
+	aredis_enter_state(cl->front, AREDIS_UP, NULL);
+}
+
+/* acl_timer - read the map from the first node that is up */
+static void
+acl_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct acluster *cl = arg;
+	struct timeval tv;
+
+	(void) fd;
+	(void) what;
+	if (cl->asking)
+		return;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct acl_node *n = &cl->nodes[i];
+
+		if (aredis_command(n->ar, acl_slots_reply, cl, "CLUSTER SLOTS") == 0) {
+			cl->asking = 1;
+			cl->asked = i;
+			cl->asked_ms = aredis_ms();
+			return;
+		}
+	}
+	aredis_ms_tv(&tv, cl->map ? AREDIS_CL_STALE_MS : AREDIS_CL_RETRY_MS);
+	evtimer_add(cl->timer, &tv);	/* none up yet */
+}
+
+static void acl_reply(redisReply *, void *);
+
+/* acl_send - req to node i; 0, or -1 (req not sent) */
+static int
+acl_send(struct acluster *cl, struct acl_req *req, int i)
+{
+	req->node = i;
+	return aredis_formatted(cl->nodes[i].ar, acl_reply, req, req->buf, req->len);
+}
+
+/* acl_req_free - done with it */
+static void
+acl_req_free(struct acl_req *req)
+{
+	free(req->buf);
+	free(req);
+}
+
+/* acl_reply - a node answered: follow a redirect, or hand the reply over */
+static void
+acl_reply(redisReply *r, void *arg)
+{
+	struct acl_req *req = arg;
+	struct acluster *cl = req->cl;
+	enum cluster_redirect kind = CLUSTER_REDIRECT_NONE;
+	struct hostport hp;
+	unsigned slot;
+	int	i;
+
+	if (r == NULL) {
+		if (!cl->front->freeing)
+			acl_stale(cl);
+	} else if (r->type == REDIS_REPLY_ERROR && !cl->front->freeing) {
+		kind = cluster_redirect_parse(r->str, r->len, &slot, &hp);
+		if (kind == CLUSTER_REDIRECT_NONE && strncmp(r->str, "CLUSTERDOWN", 11) == 0)
+			acl_stale(cl);
+	}
+	if (kind != CLUSTER_REDIRECT_NONE && req->hops < AREDIS_CL_REDIRECTS) {
+		if (kind == CLUSTER_REDIRECT_MOVED)
+			acl_stale(cl);
+		if (*hp.host == 0)
+			memcpy(hp.host, cl->nodes[req->node].hp.host, sizeof(hp.host));
+		req->hops++;
+		if ((i = acl_node(cl, &hp)) >= 0
+		    && (kind != CLUSTER_REDIRECT_ASK
+			|| aredis_command(cl->nodes[i].ar, aredis_ignore, NULL, "ASKING") == 0)
+		    && acl_send(cl, req, i) == 0)
+			return;			/* hiredis frees r; the new answer comes to acl_reply */
+		r = NULL;			/* the node named is not reachable now */
+		cl->front->errors++;
+		metrics_inc(&pm_redis_errors, 0);
+	}
+	req->cb(r, req->arg);
+	acl_req_free(req);
+}
+
+/* acl_command - route one formatted command (buf is ours from here); 0, or -1 (callback not called) */
+static int
+acl_command(struct aredis *front, aredis_cb *cb, void *arg, char *buf, int len)
+{
+	struct acluster *cl = front->cl;
+	const struct hostport *hp;
+	const char *argv[6], *key;
+	size_t	lens[6], keylen;
+	struct acl_req *req;
+	int	argc, i;
+
+	if (len < 0)
+		return -1;
+	if (cl->map == NULL || (argc = cluster_resp_args(buf, (size_t) len, argv, lens, 6)) < 0) {
+		free(buf);
+		metrics_inc(&pm_redis_unavailable, 0);
+		return -1;
+	}
+	if (cluster_command_key(argc, argv, lens, &key, &keylen) < 0)
+		hp = &cl->map->nodes[0];
+	else if ((hp = cluster_map_node(cl->map, cluster_keyslot(key, keylen))) == NULL) {
+		free(buf);
+		acl_stale(cl);
+		metrics_inc(&pm_redis_unavailable, 0);
+		return -1;
+	}
+	if ((i = acl_node(cl, hp)) < 0) {
+		free(buf);
+		return -1;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		msg_panic("aredis: out of memory");
+	req->cl = cl;
+	req->cb = cb;
+	req->arg = arg;
+	req->buf = buf;
+	req->len = (size_t) len;
+	if (acl_send(cl, req, i) < 0) {
+		acl_req_free(req);
+		acl_stale(cl);			/* its primary is down: a failover? */
+		return -1;
+	}
+	return 0;
+}
+
+/* acl_new - the front: a node per seed, the map asked for at once */
+static struct aredis *
+acl_new(struct event_base *base, const struct conf *conf)
+{
+	struct aredis *front;
+	struct acluster *cl;
+	uint64_t ms = conf->redis_timeout_ms ? conf->redis_timeout_ms : 2000;
+	size_t	used;
+	struct timeval now = {0, 0};
+
+	if ((front = calloc(1, sizeof(*front))) == NULL || (cl = calloc(1, sizeof(*cl))) == NULL
+	    || (cl->nconf = calloc(1, sizeof(*cl->nconf))) == NULL)
+		msg_panic("aredis: out of memory");
+	front->base = base;
+	front->cl = cl;
+	front->state = AREDIS_DOWN;
+	front->host = aredis_strdup("");
+	front->unix_path = aredis_strdup("");
+	front->user = aredis_strdup(conf->redis_user);
+	front->password = aredis_strdup(conf->redis_password);
+	front->master = aredis_strdup("");
+	front->sentinel_password = aredis_strdup("");
+	cl->front = front;
+	cl->nconf->redis_unix = "";
+	cl->nconf->redis_user = front->user;
+	cl->nconf->redis_password = front->password;
+	cl->nconf->redis_timeout_ms = ms;
+	cl->nconf->redis_sentinel_master = "";
+	cl->nconf->redis_sentinel_password = "";
+	used = (size_t) snprintf(front->addr, sizeof(front->addr), "cluster ");
+	for (size_t i = 0; i < conf->redis_cluster_count && i < CONF_LIST_MAX; i++) {
+		struct hostport hp = conf->redis_cluster[i];
+
+		if (hp.port == 0)
+			hp.port = 6379;
+		if (used < sizeof(front->addr))
+			used += (size_t) snprintf(front->addr + used, sizeof(front->addr) - used,
+						  strchr(hp.host, ':') ? "%s[%s]:%u" : "%s%s:%u",
+						  i ? "," : "", hp.host, hp.port);
+		(void) acl_node(cl, &hp);
+	}
+	if ((cl->timer = evtimer_new(base, acl_timer, cl)) == NULL)
+		msg_panic("aredis: evtimer_new failed");
+	evtimer_add(cl->timer, &now);
+	metrics_set(&pm_redis_up, 0, 0);
+	return front;
+}
+
+/* acl_free - every node closed (their commands answered NULL), then the front */
+static void
+acl_free(struct aredis *front)
+{
+	struct acluster *cl = front->cl;
+
+	front->freeing = 1;
+	event_free(cl->timer);
+	for (size_t i = 0; i < cl->nnodes; i++)
+		aredis_free(cl->nodes[i].ar);
+	free(cl->map);
+	free(cl->nconf);
+	free(cl);
+	free(front->host);
+	free(front->unix_path);
+	free(front->user);
+	free(front->password);
+	free(front->master);
+	free(front->sentinel_password);
+	free(front);
+}
+
 /* aredis_new - start connecting at once */
 struct aredis *
 aredis_new(struct event_base *base, const struct conf *conf)
+{
+	return conf->redis_cluster_count ? acl_new(base, conf) : aredis_new_one(base, conf, 0);
+}
+
+/* aredis_new_one - one connection (node: one of a cluster front's) */
+static struct aredis *
+aredis_new_one(struct event_base *base, const struct conf *conf, int node)
 {
 	struct aredis *ar;
 	uint64_t ms = conf->redis_timeout_ms ? conf->redis_timeout_ms : 2000;
@@ -1137,6 +1508,7 @@ aredis_new(struct event_base *base, const struct conf *conf)
 	if ((ar = calloc(1, sizeof(*ar))) == NULL)
 		msg_panic("aredis: out of memory");
 	ar->base = base;
+	ar->is_node = node;
 	ar->host = aredis_strdup(conf->redis_host);
 	ar->port = conf->redis_port;
 	ar->unix_path = aredis_strdup(conf->redis_unix);
@@ -1177,6 +1549,10 @@ aredis_new(struct event_base *base, const struct conf *conf)
 void
 aredis_free(struct aredis *ar)
 {
+	if (ar->cl) {
+		acl_free(ar);
+		return;
+	}
 	ar->freeing = 1;
 	aredis_track_stop(ar, NULL, 0);
 	if (ar->ttimer)
@@ -1214,11 +1590,26 @@ aredis_address(const struct aredis *ar)
 unsigned long
 aredis_reconnects(const struct aredis *ar)
 {
-	return ar->reconnects;
+	unsigned long n = ar->reconnects;
+
+	for (size_t i = 0; ar->cl && i < ar->cl->nnodes; i++)
+		n += ar->cl->nodes[i].ar->reconnects;
+	return n;
 }
 
 unsigned long
 aredis_errors(const struct aredis *ar)
 {
-	return ar->errors;
+	unsigned long n = ar->errors;
+
+	for (size_t i = 0; ar->cl && i < ar->cl->nnodes; i++)
+		n += ar->cl->nodes[i].ar->errors;
+	return n;
+}
+
+/* aredis_cluster - a Redis Cluster front: one command may name keys of one slot only */
+int
+aredis_cluster(const struct aredis *ar)
+{
+	return ar->cl != NULL;
 }

@@ -44,6 +44,8 @@ int	aredis_tracking(const struct aredis *);
 /* aredis_up - 1 while connected and logged in */
 int	aredis_up(const struct aredis *);
 const char *aredis_address(const struct aredis *);
+/* aredis_cluster - 1 on a Redis Cluster: a command (a script) may name keys of one hash slot only */
+int	aredis_cluster(const struct aredis *);
 unsigned long aredis_reconnects(const struct aredis *);
 unsigned long aredis_errors(const struct aredis *);
 

@@ -28,9 +28,11 @@
  * first write, quota.c).
  *
  * Cluster: a script may only name keys of one hash slot on Redis
- * Cluster; every key of one account is under its hash tag, so a batch
- * across accounts is for a single Redis (standalone or Sentinel's
- * primary), which is what aredis connects to.
+ * Cluster; every key of one account is under its hash tag. On a single
+ * Redis (standalone or Sentinel's primary) a batch takes whatever waits;
+ * on a cluster (aredis_cluster) it takes the oldest message and those
+ * waiting whose account hashes to the same slot, in order; the others
+ * wait for the next batch.
  *
  * Public functions: commitq_add, commitq_end.
  */
@@ -43,7 +45,9 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "account.h"
 #include "aredis.h"
+#include "cluster.h"
 #include "commitq.h"
 #include "log.h"
 #include "policyd.h"
@@ -51,6 +55,7 @@
 
 #define COMMITQ_INFLIGHT	2	/* batches sent and not answered, at most */
 #define COMMITQ_ERR_MAX		256	/* bytes of an error phrase */
+#define COMMITQ_TAG_MAX		(ACCOUNT_NAME_MAX + 9)	/* "{acct:USER}" */
 
 struct commitq;
 
@@ -210,22 +215,44 @@ commitq_reply(redisReply *r, void *arg)
 	commitq_schedule(q);
 }
 
+/* commitq_slot - the cluster slot of the account's keys */
+static unsigned
+commitq_slot(const char *user)
+{
+	char	tag[COMMITQ_TAG_MAX];
+	int	n = snprintf(tag, sizeof(tag), "{acct:%s}", user);
+
+	return cluster_keyslot(tag, n < 0 ? 0 : (size_t) n < sizeof(tag) ? (size_t) n : sizeof(tag) - 1);
+}
+
 /* commitq_flush - send what waits, in batches, while few enough are in flight */
 static void
 commitq_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct commitq *q = arg;
 	struct commitq_batch *cb;
-	struct commitq_item *it;
+	struct commitq_item *it, **pp, *prev;
 	char	err[COMMITQ_ERR_MAX];
+	int	cluster = aredis_cluster(q->pd->redis);
+	unsigned slot = 0;
 
 	(void) fd;
 	(void) what;
 	while (q->head && q->inflight < COMMITQ_INFLIGHT) {
 		cb = commitq_batch_new(q);
-		while (cb->b.n < QUOTA_BATCH_MAX && (it = q->head) != NULL) {
-			if ((q->head = it->next) == NULL)
-				q->tail = NULL;
+		pp = &q->head;
+		prev = NULL;
+		if (cluster)
+			slot = commitq_slot(q->head->user);
+		while (cb->b.n < QUOTA_BATCH_MAX && (it = *pp) != NULL) {
+			if (cluster && commitq_slot(it->user) != slot) {
+				prev = it;	/* another primary's: the next batch */
+				pp = &it->next;
+				continue;
+			}
+			*pp = it->next;
+			if (q->tail == it)
+				q->tail = prev;
 			it->next = NULL;
 			if (quota_batch_add(&cb->b, it->user, it->limit, it->relays, it->queue_id,
 					    err, sizeof(err)) < 0) {

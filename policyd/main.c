@@ -109,12 +109,6 @@ policyd_reload(struct policyd *pd)
 		conf_free(conf);
 		return;
 	}
-	if (conf->redis_cluster_count) {
-		msg_error("reload refused, old settings stay in force: redis.cluster.servers:"
-			  " mhpolicyd cannot use a Redis Cluster yet");
-		policyd_conf_release(conf);
-		return;
-	}
 	/* only a backend whose settings changed is replaced: the other keeps its connection */
 	if (!conf_same_dns(pd->conf, conf)) {
 		if ((dns = dnsq_new(pd->base, conf, err, sizeof(err))) == NULL) {
@@ -215,10 +209,6 @@ main(int argc, char **argv)
 	if ((pd.conf = conf_load(policyd_conf_path, err, sizeof(err))) == NULL)
 		msg_fatal(EX_CONFIG, "%s", err);
 	policyd_conf_track(pd.conf);
-	if (pd.conf->redis_cluster_count)	/* rconn has slot routing; aredis not yet */
-		msg_fatal(EX_CONFIG, "%s: redis.cluster.servers: mhpolicyd cannot use a Redis Cluster yet"
-			  " (mhmilter and mhlist can); use one Redis or a Sentinel-managed primary",
-			  pd.conf->path);
 	signal(SIGPIPE, SIG_IGN);
 	if ((pd.base = event_base_new()) == NULL)
 		msg_fatal(EX_OSERR, "cannot create the event loop");

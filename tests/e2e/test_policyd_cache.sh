@@ -86,15 +86,7 @@ pol_many() {
 	done | sort | uniq -c | sed 's/^ *//'
 	exec 3<&-
 }
-# sm MAP KEY - one socketmap query; prints the reply's payload
-sm() {
-	local q="$1 $2" reply=
-	exec 3<>"/dev/tcp/127.0.0.1/$SPORT" || { echo "connect failed"; return 0; }
-	printf '%d:%s,' "${#q}" "$q" >&3
-	IFS= read -r -d , -t 3 reply <&3
-	exec 3<&-
-	printf '%s\n' "${reply#*:}"
-}
+sm() { socketmap_query "$SPORT" "$@"; }	# sm MAP KEY - the payload of mhpolicyd's answer
 # warm EXPECTED NAME [pol ARGS] - ask twice (the copy is made), both answers must be EXPECTED
 warm() {
 	local want=$1 name=$2 a b

@@ -100,16 +100,6 @@ MX=$(postfix_port relay1)
 # send FROM TO [swaks args]: from a given client address with --local-interface
 send() { send_mail "$MX" "$@"; }
 
-# socketmap_query MAP KEY - ask mhpolicyd's socketmap directly; prints the reply's payload
-socketmap_query() {
-	local q="$1 $2" reply=
-	exec 3<>"/dev/tcp/127.0.0.1/$SPORT" || return 1
-	printf '%d:%s,' "${#q}" "$q" >&3
-	IFS= read -r -d , -t 2 reply <&3
-	exec 3<&-
-	printf '%s' "${reply#*:}"
-}
-
 # --- routing: relay domain where we are the primary MX ----------------------------
 send alice@sender.test bob@relay.test --header 'Message-ID: <relay-1@test>' --header 'Subject: to the customer'
 assert_match "$(smtp_data_reply)" '^250 2\.0\.0 Ok: queued as' "relay.test: accepted"
@@ -237,7 +227,7 @@ redis_restart
 t0=$(now_ms)
 back_at=
 for _ in $(seq 300); do
-	if [ "$(socketmap_query relay_domains relay.test)" = "OK relay.test" ]; then
+	if [ "$(socketmap_query "$SPORT" relay_domains relay.test)" = "OK relay.test" ]; then
 		back_at=$(( $(now_ms) - t0 )); break
 	fi
 	sleep 0.02

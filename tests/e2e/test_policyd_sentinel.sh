@@ -109,15 +109,7 @@ pol() {
 	exec 3<&-
 	printf '%s\n' "${line:-no answer}"
 }
-# sm MAP KEY - one socketmap query; prints the reply's payload
-sm() {
-	local q="$1 $2" reply=
-	exec 3<>"/dev/tcp/127.0.0.1/$SPORT" || { echo "connect failed"; return 0; }
-	printf '%d:%s,' "${#q}" "$q" >&3
-	IFS= read -r -d , -t 3 reply <&3
-	exec 3<&-
-	printf '%s\n' "${reply#*:}"
-}
+sm() { socketmap_query "$SPORT" "$@"; }	# sm MAP KEY - the payload of mhpolicyd's answer
 # routed PORT - transport_maps answers the route with PORT
 routed() {
 	[ "$(sm transport_maps "$RCPT")" = "$(route "$1")" ]

@@ -88,6 +88,18 @@ start_bg() {
 	register_pid "$BG_PID"
 }
 
+# socketmap_query PORT MAP KEY - one socketmap query to 127.0.0.1:PORT on a
+# connection of its own (bash /dev/tcp: no process); prints the reply's
+# payload ("OK relay.test", "NOTFOUND ", "TEMP ...") or "connect failed"
+socketmap_query() {
+	local q="$2 $3" reply=
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || { echo "connect failed"; return 0; }
+	printf '%d:%s,' "${#q}" "$q" >&3
+	IFS= read -r -d , -t 3 reply <&3
+	exec 3<&-
+	printf '%s\n' "${reply#*:}"
+}
+
 # --- ports ------------------------------------------------------------------
 
 # port_in_use PORT - something listens on or uses 127.0.0.1:PORT
