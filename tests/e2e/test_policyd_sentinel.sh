@@ -219,10 +219,12 @@ check "the silent sentinel was asked ($(silent_accepted) connections)" test "$(s
 policyd_term p1
 
 # --- 2. silent sentinel first: discovering never holds a request ------------------------
-write_pconf p2 "127.0.0.1:$SILENT" "127.0.0.1:$DEAD" "${REAL[@]}"
+# listed twice: two redis.timeouts (2 s) of discovering, so that the burst
+# sees some of it even when starting it takes a while on a loaded machine
+write_pconf p2 "127.0.0.1:$SILENT" "127.0.0.1:$SILENT" "127.0.0.1:$DEAD" "${REAL[@]}"
 before=$(silent_accepted)
 policyd_start p2
-burst 2.5
+burst 4
 check "while discovering: every answer within 500 ms (slowest $(burst_max_ms) ms, redis.timeout 1 s)" \
 	test "$(burst_max_ms)" -lt 500
 other=$(burst_other)
@@ -234,7 +236,7 @@ check "while discovering: socketmap answered '$SM_TEMP' ($(burst_count sm "$SM_T
 check "the silent sentinel was asked first ($(( $(silent_accepted) - before )) connections)" \
 	test "$(silent_accepted)" -gt "$before"
 first=$(burst_first_normal_ms)
-check "discovery done past the silent sentinel: first normal answer at ${first:-never} ms (within 2.5 s)" \
+check "discovery done past the silent sentinel: first normal answer at ${first:-never} ms (within 4 s)" \
 	test -n "$first"
 check "after discovery: the last answers are normal" \
 	test "$(tail -n 2 "$TMP/burst.out" | awk '{ $1 = $2 = $3 = ""; sub(/^ +/, ""); print }' | tr '\n' '|')" = "$DUNNO|$SM_OK|"
