@@ -11,7 +11,10 @@
  *  1. The verdict mh:{D}:ca:LOCAL, from the local copy (lcache, kept
  *     true by Redis client tracking) or Redis. Found: answer from it.
  *  2. Take the address's lock mh:{D}:calock:LOCAL (SET NX PX, value
- *     "NODE HOST:PORT"), which lives as long as a probe can.
+ *     "NODE HOST:PORT"), which lives as long as a probe can, in one
+ *     script with a second look at the verdict: a probe that ended since
+ *     step 1 (verdict written, lock given back) is answered from, not
+ *     followed by a second probe.
  *  3a. Taken: take a slot of the destination (a Lua script on the ZSET
  *     mh:{cadest:HOST:PORT}:inflight: expired members dropped by Redis's
  *     clock, then a member added only if fewer than the cap remain). The
@@ -91,6 +94,19 @@ static const char ca_slot_script[] =
 	"return 1";
 
 /* KEYS[1] the lock; ARGV[1] our value: delete it only if it is still ours */
+/*
+ * KEYS[1] the verdict, KEYS[2] the lock; ARGV the lock's value and life
+ * (ms): {1, verdict} when a verdict is there, {0} when the lock is ours,
+ * {2} when another holds it. One step, so that a probe that ends between
+ * our reading of the verdict and our taking of the lock (its verdict
+ * written, its lock given back) is not followed by a second probe.
+ */
+static const char ca_lock_script[] =
+	"local v = redis.call('GET', KEYS[1]) "
+	"if v then return {1, v} end "
+	"if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end "
+	"return {2}";
+
 static const char ca_unlock_script[] =
 	"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
 	"return 0";
@@ -712,13 +728,26 @@ static void
 ca_locked(redisReply *rep, void *arg)
 {
 	struct ca_check *c = arg;
+	struct cacache_entry e;
 
 	c->outstanding--;
-	if (rep == NULL || (rep->type != REDIS_REPLY_STATUS && rep->type != REDIS_REPLY_NIL)) {
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1
+	    || rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 0
+	    || rep->element[0]->integer > 2
+	    || (rep->element[0]->integer == 1
+		&& (rep->elements != 2 || rep->element[1]->type != REDIS_REPLY_STRING))) {
 		ca_inconclusive(c, CALLAHEAD_ERROR, "redis: cannot take the address's lock");
 		return;
 	}
-	if (rep->type == REDIS_REPLY_STATUS) {
+	if (rep->element[0]->integer == 1) {	/* a probe ended just now: its verdict */
+		if (cacache_parse(rep->element[1]->str, &e) == 0) {
+			ca_answer(c, CALLAHEAD_WAITED, &e);
+			return;
+		}
+		ca_inconclusive(c, CALLAHEAD_ERROR, "an unreadable verdict appeared");
+		return;
+	}
+	if (rep->element[0]->integer == 0) {
 		c->own_lock = 1;
 		ca_queue_slot(c);
 		return;
@@ -737,8 +766,8 @@ ca_lock(struct ca_check *c)
 	uint64_t left = ca_deadline_left(c);
 
 	c->state = CA_LOCK;
-	if (aredis_command(c->pd->redis, ca_locked, c, "SET %s %s NX PX %llu", c->lkey, c->lockval,
-			   (unsigned long long) left + 1000) < 0) {
+	if (aredis_command(c->pd->redis, ca_locked, c, "EVAL %s 2 %s %s %s %llu", ca_lock_script,
+			   c->vkey, c->lkey, c->lockval, (unsigned long long) left + 1000) < 0) {
 		ca_inconclusive(c, CALLAHEAD_ERROR, "redis unavailable");
 		return;
 	}
