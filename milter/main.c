@@ -14,11 +14,16 @@
  * with its own Redis connection (filter.c).
  *
  * Signals are the main thread's: it blocks SIGHUP, SIGTERM and SIGINT
- * before any other thread exists (so every other thread, libmilter's
- * own signal thread included, inherits the block), then takes them
- * itself with handlers that wake its loop through a pipe. Left to
- * libmilter, SIGHUP would stop the filter as SIGTERM does (its signal
- * thread treats the two alike). SIGHUP re-reads mhkit.conf: a broken file
+ * before any other thread exists (so every other thread inherits the
+ * block), then takes them itself with handlers that wake its loop
+ * through a pipe. Left to libmilter, SIGHUP would stop the filter as
+ * SIGTERM does: its signal thread waits for the three in sigwait(),
+ * which unblocks them for that thread while it waits, so the kernel may
+ * hand a signal to it rather than to the main thread (it does whenever
+ * the main thread already has one pending: a burst of SIGHUPs stopped
+ * the filter). The sigwait() below, which the dynamic linker binds
+ * libmilter's call to, never returns: that thread sleeps with the
+ * signals blocked and never receives one. SIGHUP re-reads mhkit.conf: a broken file
  * is refused and logged and the old settings stay in force; otherwise
  * each new SMTP connection gets the new settings (a connection keeps the
  * ones it started with), and a change of redis.* makes every Redis
@@ -134,6 +139,22 @@ milter_reload(const char *path)
 }
 
 /* --- signals: the main thread's --------------------------------------------------- */
+
+/*
+ * sigwait - called only by libmilter's signal thread (mhmilter itself
+ * never waits for signals this way): instead of waiting for SIGHUP,
+ * SIGTERM or SIGINT to stop the filter with, sleep for good, with them
+ * blocked (see the top of this file). An executable's definition comes
+ * before libc's in the dynamic linker's lookup.
+ */
+int
+sigwait(const sigset_t *set, int *sig)
+{
+	(void) set;
+	(void) sig;
+	for (;;)
+		pause();
+}
 
 static int milter_sigpipe[2] = {-1, -1};
 
