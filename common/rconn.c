@@ -17,7 +17,8 @@
  * drops the connection and returns NULL; the next call reconnects, and
  * under Sentinel re-discovers the primary.  Other error replies are
  * returned to the caller as replies.  A failed connect (or an unready
- * server) starts a backoff of 100 ms that doubles up to 5 s and resets
+ * server) starts a backoff of 100 ms that doubles up to 5 s (1 s on a
+ * cluster, where a failover ends within the next map read) and resets
  * on a successful connect; until it has passed, calls fail at once with
  * "backend unavailable, next attempt in N ms".  Nothing here waits
  * without a timeout, exits or aborts because of the backend.
@@ -85,6 +86,7 @@
 #define RCONN_CL_CONNS_MAX	(2 * CLUSTER_NODES_MAX)	/* connections of one rconn to cluster nodes */
 #define RCONN_CL_PIPE_MAX	100000	/* commands of one pipeline awaiting replies */
 #define RCONN_CL_REDIRECTS	5	/* MOVED/ASK followed for one command */
+#define RCONN_CL_BACKOFF_MAX_MS	1000	/* a cluster: a failover is over within the next second's map read */
 
 /* cluster mode: one command of the pipeline, kept until its reply is read */
 struct rconn_cmd {
@@ -612,11 +614,12 @@ rconn_cause(const struct rconn *rc)
 static void
 rconn_failed(struct rconn *rc)
 {
+	uint64_t max = rc->cl ? RCONN_CL_BACKOFF_MAX_MS : RCONN_BACKOFF_MAX_MS;
+
 	if (rc->backoff_ms == 0)
 		rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
-	else if (rc->backoff_ms < RCONN_BACKOFF_MAX_MS)
-		rc->backoff_ms = rc->backoff_ms * 2 > RCONN_BACKOFF_MAX_MS
-		    ? RCONN_BACKOFF_MAX_MS : rc->backoff_ms * 2;
+	else if (rc->backoff_ms < max)
+		rc->backoff_ms = rc->backoff_ms * 2 > max ? max : rc->backoff_ms * 2;
 	rc->next_attempt_ms = rconn_now_ms() + rc->backoff_ms;
 	snprintf(rc->lasterr, sizeof(rc->lasterr), "%s", rconn_cause(rc));
 	if (rc->state == RCONN_STATE_UP)

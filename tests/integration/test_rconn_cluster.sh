@@ -133,20 +133,20 @@ fi
 # --- a primary killed: its replica takes over ---------------------------------------------
 
 victim=$(cluster_slot_owner "$sb")
-"$PROBE" -c "$CONF" --count 150 --interval 100 GET "${B}y" >"$TMP/failover.out" 2>"$TMP/failover.err" &
+"$PROBE" -c "$CONF" --count 300 --interval 100 GET "${B}y" >"$TMP/failover.out" 2>"$TMP/failover.err" &
 ppid=$!
 register_pid "$ppid"
 wait_until 10 grep -q '^#3 ' "$TMP/failover.out"
 t_kill=$(now_ms)
 redis_kill "$victim"
-wait_until 30 eval '! pid_alive '"$ppid"
+wait_until 60 eval '! pid_alive '"$ppid"
 unregister_pid "$ppid"
 wait "$ppid"
 first_err=$(awk '/ error: / { sub(/^#[0-9]+ t=/, ""); print $1; exit }' "$TMP/failover.out")
 last_err=$(awk '/ error: / { sub(/^#[0-9]+ t=/, ""); t = $1 } END { print t }' "$TMP/failover.out")
 ok_after=$(awk -v t="${last_err:-0}" '/ ok 2$/ { sub(/^#[0-9]+ t=/, ""); if ($1 > t) n++ } END { print n + 0 }' "$TMP/failover.out")
 echo "# failover: first error $(( ${first_err:-$t_kill} - t_kill )) ms after the kill, last $(( ${last_err:-$t_kill} - t_kill )) ms after it; $ok_after reads ok after"
-check_that "failover: errors while {b}'s primary is down ($(count_re "$TMP/failover.out" " error: ") of 150)" \
+check_that "failover: errors while {b}'s primary is down ($(count_re "$TMP/failover.out" " error: ") of 300)" \
 	'[ "$(count_re "$TMP/failover.out" " error: ")" -ge 1 ]'
 check_that "failover: reads answer 2 again once the replica is primary ($ok_after after the last error)" \
 	'[ "$ok_after" -ge 10 ]'

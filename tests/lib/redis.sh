@@ -257,6 +257,8 @@ mhkit_conf_write() {
 # --- Cluster -------------------------------------------------------------------
 
 CLUSTER_NODE_TIMEOUT_MS=1000	# a primary down this long fails over to its replica
+# (cluster-replica-validity-factor 0: a replica always may; with the default
+# one refused now and then, "Disconnected from master for longer than allowed")
 CLUSTER_NAMES=()		# cl1 ... clN, in creation order
 
 # cluster_start PRIMARIES REPLICAS - PRIMARIES * (1 + REPLICAS) cluster-enabled
@@ -272,7 +274,7 @@ cluster_start() {
 		bus=$(free_port) || hard_error "cluster_start: no free port"
 		redis_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
 			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" --cluster-port "$bus" \
-			--cluster-require-full-coverage no
+			--cluster-require-full-coverage no --cluster-replica-validity-factor 0
 		CLUSTER_NAMES+=("$name")
 		addrs+=("127.0.0.1:$(redis_port "$name")")
 	done
