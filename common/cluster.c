@@ -17,7 +17,8 @@
  * Nothing here does I/O: rconn.c and aredis.c do, with these.
  *
  * Public functions: cluster_keyslot, cluster_command_key,
- * cluster_resp_args, cluster_redirect_parse, cluster_map_parse, cluster_map_node.
+ * cluster_resp_args, cluster_redirect_parse, cluster_map_parse,
+ * cluster_map_node, cluster_seeds_format.
  */
 #include "config.h"
 
@@ -262,7 +263,7 @@ static int
 cluster_map_add(struct cluster_map *map, const struct hostport *node)
 {
 	for (size_t i = 0; i < map->nnodes; i++)
-		if (map->nodes[i].port == node->port && strcmp(map->nodes[i].host, node->host) == 0)
+		if (hostport_same(&map->nodes[i], node))
 			return (int) i;
 	if (map->nnodes == CLUSTER_NODES_MAX)
 		return -1;
@@ -333,4 +334,20 @@ cluster_map_node(const struct cluster_map *map, unsigned slot)
 	if (slot >= CLUSTER_SLOTS || map->slot_node[slot] == 0)
 		return NULL;
 	return &map->nodes[map->slot_node[slot] - 1];
+}
+
+/* cluster_seeds_format - "cluster host:port,host:port,..." (cut to fit): a client's address */
+char   *
+cluster_seeds_format(char *buf, size_t len, const struct hostport *seeds, size_t n)
+{
+	char	hp[ENDPOINT_FORMAT_MAX];
+	int	w = snprintf(buf, len, "cluster ");
+	size_t	used = w < 0 ? len : (size_t) w;
+
+	for (size_t i = 0; i < n && used < len; i++) {
+		hostport_format(&seeds[i], hp, sizeof(hp));	/* fits: ENDPOINT_FORMAT_MAX */
+		w = snprintf(buf + used, len - used, "%s%s", i ? "," : "", hp);
+		used += w < 0 ? len : (size_t) w;
+	}
+	return buf;
 }

@@ -51,6 +51,9 @@ struct cluster_map {
 int	cluster_map_parse(struct cluster_map *, const redisReply *, const char *asked_host,
 			  char *err, size_t errlen);
 
+/* cluster_seeds_format - "cluster host:port,host:port,..." (cut to fit): a client's address */
+char   *cluster_seeds_format(char *buf, size_t len, const struct hostport *seeds, size_t n);
+
 /* cluster_map_node - the primary serving slot, NULL when none does */
 const struct hostport *cluster_map_node(const struct cluster_map *, unsigned slot);
 

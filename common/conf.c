@@ -596,7 +596,7 @@ conf_same_hostports(const struct hostport *a, size_t na, const struct hostport *
 	if (na != nb)
 		return 0;
 	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i].host, b[i].host) || a[i].port != b[i].port)
+		if (!hostport_same(&a[i], &b[i]))
 			return 0;
 	return 1;
 }

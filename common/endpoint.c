@@ -343,6 +343,13 @@ hostport_format(const struct hostport *hp, char *buf, size_t buflen)
 				     hp->host, hp->port), buf, buflen);
 }
 
+/* hostport_same - the same host (as written) and port */
+int
+hostport_same(const struct hostport *a, const struct hostport *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
 /* dnsserver_format - "address" or "address@port" */
 char   *
 dnsserver_format(const struct hostport *hp, char *buf, size_t buflen)

@@ -37,6 +37,8 @@ int	dnsserver_parse(const char *text, struct hostport *out, char *err, size_t er
 /* hostport_parse - "host", "host:port", "[v6]:port", "v6" (no port) */
 int	hostport_parse(const char *text, unsigned default_port, struct hostport *out,
 		       char *err, size_t errlen);
+/* hostport_same - the same host (as written) and port */
+int	hostport_same(const struct hostport *, const struct hostport *);
 /* hostport_format - "host:port", "[v6]:port", host alone when port is 0 */
 char   *hostport_format(const struct hostport *, char *buf, size_t buflen);
 /* dnsserver_format - "address" or "address@port" */

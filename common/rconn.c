@@ -221,13 +221,7 @@ rconn_set_address(struct rconn *rc)
 	char	hp[ENDPOINT_HOST_MAX + 16];
 
 	if (rc->seed_count) {
-		size_t	used = (size_t) snprintf(rc->addr, sizeof(rc->addr), "cluster ");
-
-		for (size_t i = 0; i < rc->seed_count && used < sizeof(rc->addr); i++) {
-			rconn_format_hostport(hp, sizeof(hp), rc->seeds[i].host, rc->seeds[i].port);
-			used += (size_t) snprintf(rc->addr + used, sizeof(rc->addr) - used, "%s%s",
-						  i ? "," : "", hp);
-		}
+		cluster_seeds_format(rc->addr, sizeof(rc->addr), rc->seeds, rc->seed_count);
 	} else if (*rc->master) {
 		if (*rc->primary) {
 			rconn_format_hostport(hp, sizeof(hp), rc->primary, rc->primary_port);
@@ -678,7 +672,7 @@ rconn_cl_conn(struct rconn *rc, const struct hostport *hp)
 	size_t	i;
 
 	for (i = 0; i < cl->nconns; i++)
-		if (cl->conns[i].hp.port == hp->port && strcmp(cl->conns[i].hp.host, hp->host) == 0)
+		if (hostport_same(&cl->conns[i].hp, hp))
 			break;
 	if (i == cl->nconns) {
 		if (cl->nconns == RCONN_CL_CONNS_MAX) {

@@ -1190,7 +1190,6 @@ struct acluster {
 	struct event *timer;		/* map reads */
 	int	asking;			/* a CLUSTER SLOTS in flight */
 	size_t	asked;			/* the node it went to */
-	int	stale;			/* read the map again */
 	uint64_t asked_ms;		/* when the last CLUSTER SLOTS went out */
 };
 
@@ -1229,7 +1228,7 @@ acl_node(struct acluster *cl, const struct hostport *hp)
 	struct acl_node *n;
 
 	for (size_t i = 0; i < cl->nnodes; i++)
-		if (cl->nodes[i].hp.port == hp->port && strcmp(cl->nodes[i].hp.host, hp->host) == 0)
+		if (hostport_same(&cl->nodes[i].hp, hp))
 			return (int) i;
 	if (cl->nnodes == AREDIS_CL_NODES_MAX)
 		return -1;
@@ -1248,7 +1247,6 @@ acl_stale(struct acluster *cl)
 	struct timeval tv = {0, 0};
 	uint64_t now = aredis_ms(), since = now - cl->asked_ms;
 
-	cl->stale = 1;
 	if (!cl->asking && !evtimer_pending(cl->timer, NULL)) {
 		if (since < AREDIS_CL_STALE_MS)
 			aredis_ms_tv(&tv, AREDIS_CL_STALE_MS - since);
@@ -1290,7 +1288,6 @@ acl_slots_reply(redisReply *r, void *arg)
 		msg_info("redis %s: slot map read: %zu primaries", cl->front->addr, map->nnodes);
 	free(cl->map);
 	cl->map = map;
-	cl->stale = 0;
 	aredis_enter_state(cl->front, AREDIS_UP, NULL);
 }
 
@@ -1427,7 +1424,8 @@ acl_new(struct event_base *base, const struct conf *conf)
 	struct aredis *front;
 	struct acluster *cl;
 	uint64_t ms = conf->redis_timeout_ms ? conf->redis_timeout_ms : 2000;
-	size_t	used;
+	struct hostport seeds[CONF_LIST_MAX];
+	size_t	nseeds;
 	struct timeval now = {0, 0};
 
 	if ((front = calloc(1, sizeof(*front))) == NULL || (cl = calloc(1, sizeof(*cl))) == NULL
@@ -1449,18 +1447,14 @@ acl_new(struct event_base *base, const struct conf *conf)
 	cl->nconf->redis_timeout_ms = ms;
 	cl->nconf->redis_sentinel_master = "";
 	cl->nconf->redis_sentinel_password = "";
-	used = (size_t) snprintf(front->addr, sizeof(front->addr), "cluster ");
-	for (size_t i = 0; i < conf->redis_cluster_count && i < CONF_LIST_MAX; i++) {
-		struct hostport hp = conf->redis_cluster[i];
-
-		if (hp.port == 0)
-			hp.port = 6379;
-		if (used < sizeof(front->addr))
-			used += (size_t) snprintf(front->addr + used, sizeof(front->addr) - used,
-						  strchr(hp.host, ':') ? "%s[%s]:%u" : "%s%s:%u",
-						  i ? "," : "", hp.host, hp.port);
-		(void) acl_node(cl, &hp);
+	nseeds = conf->redis_cluster_count < CONF_LIST_MAX ? conf->redis_cluster_count : CONF_LIST_MAX;
+	for (size_t i = 0; i < nseeds; i++) {
+		seeds[i] = conf->redis_cluster[i];
+		if (seeds[i].port == 0)
+			seeds[i].port = 6379;
+		(void) acl_node(cl, &seeds[i]);
 	}
+	cluster_seeds_format(front->addr, sizeof(front->addr), seeds, nseeds);
 	if ((cl->timer = evtimer_new(base, acl_timer, cl)) == NULL)
 		msg_panic("aredis: evtimer_new failed");
 	evtimer_add(cl->timer, &now);

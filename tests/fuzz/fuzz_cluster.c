@@ -3,7 +3,7 @@
  * cluster nodes send: MOVED/ASK error texts and CLUSTER SLOTS replies, and
  * the RESP of our own commands.
  *
- * FUZZ_SOURCES: common/cluster.c
+ * FUZZ_SOURCES: common/cluster.c common/endpoint.c common/log.c
  * FUZZ_LIBS: -lhiredis
  *
  * The input is taken four ways: as a redirect's text, as one RESP
