@@ -133,6 +133,7 @@ fi
 # --- a primary killed: its replica takes over ---------------------------------------------
 
 victim=$(cluster_slot_owner "$sb")
+wait_until 10 cluster_synced || hard_error "the replicas did not catch up before the kill"
 "$PROBE" -c "$CONF" --count 300 --interval 100 GET "${B}y" >"$TMP/failover.out" 2>"$TMP/failover.err" &
 ppid=$!
 register_pid "$ppid"

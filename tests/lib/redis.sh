@@ -263,7 +263,9 @@ CLUSTER_NAMES=()		# cl1 ... clN, in creation order
 
 # cluster_start PRIMARIES REPLICAS - PRIMARIES * (1 + REPLICAS) cluster-enabled
 # instances named cl1..clN, each with its own free bus port, joined with
-# redis-cli --cluster create; waits until every node says cluster_state:ok.
+# redis-cli --cluster create; waits until every node says cluster_state:ok
+# and every replica has synced with its primary (a primary killed before
+# its replica's first sync fails over to an empty replica).
 # Sets CLUSTER_SEEDS ("127.0.0.1:P1 127.0.0.1:P2 ..." of every node).
 cluster_start() {
 	local primaries=$1 replicas=$2 n i name bus addrs=()
@@ -274,7 +276,8 @@ cluster_start() {
 		bus=$(free_port) || hard_error "cluster_start: no free port"
 		redis_start "$name" --cluster-enabled yes --cluster-config-file nodes.conf \
 			--cluster-node-timeout "$CLUSTER_NODE_TIMEOUT_MS" --cluster-port "$bus" \
-			--cluster-require-full-coverage no --cluster-replica-validity-factor 0
+			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
+			--repl-diskless-sync-delay 0
 		CLUSTER_NAMES+=("$name")
 		addrs+=("127.0.0.1:$(redis_port "$name")")
 	done
@@ -282,6 +285,24 @@ cluster_start() {
 	redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
 		>"$TMP/cluster-create.log" 2>&1 || hard_error "cluster_start: redis-cli --cluster create failed: $(tail -n 5 "$TMP/cluster-create.log")"
 	wait_until 30 cluster_ok || hard_error "cluster_start: the cluster did not reach cluster_state:ok"
+	wait_until 30 cluster_synced || hard_error "cluster_start: a replica did not sync with its primary"
+}
+
+# cluster_synced - every running replica's link to its primary is up and
+# it has applied all the primary has sent (its offset is the primary's)
+cluster_synced() {
+	local name info host port moff roff
+	for name in "${CLUSTER_NAMES[@]}"; do
+		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
+		info=$(redis-cli -h 127.0.0.1 -p "$(redis_port "$name")" INFO replication 2>/dev/null | tr -d '\r')
+		grep -q '^role:slave' <<<"$info" || continue
+		grep -q '^master_link_status:up' <<<"$info" || return 1
+		host=$(sed -n 's/^master_host://p' <<<"$info")
+		port=$(sed -n 's/^master_port://p' <<<"$info")
+		roff=$(sed -n 's/^slave_repl_offset://p' <<<"$info")
+		moff=$(redis-cli -h "$host" -p "$port" INFO replication 2>/dev/null | tr -d '\r' | sed -n 's/^master_repl_offset://p')
+		[ -n "$moff" ] && [ -n "$roff" ] && [ "$roff" -ge "$moff" ] || return 1
+	done
 }
 
 # cluster_ok - every running node says cluster_state:ok and knows every slot
