@@ -132,6 +132,7 @@ const struct conf_entry conf_table[] = {
 	{E("redis.user", CONF_STRING, "", 0, CONF_STR_MAX, redis_user)},
 	{E("redis.password", CONF_STRING, "", 0, CONF_STR_MAX, redis_password)},
 	{E("redis.timeout", CONF_DURATION, "2s", 10, 10 * MIN, redis_timeout_ms)},
+	{E("redis.wait_replicas", CONF_UINT, "0", 0, 16, redis_wait_replicas)},
 	{E("redis.sentinel.master", CONF_STRING, "", 0, CONF_STR_MAX, redis_sentinel_master)},
 	{E("redis.sentinel.servers", CONF_HOSTPORTLIST, "", 0, 0, redis_sentinels),
 	.count_offset = O(redis_sentinel_count), .port = CONF_SENTINEL_PORT},

@@ -42,6 +42,7 @@ struct conf {
 	char   *redis_user;		/* "" = no ACL user (AUTH password only) */
 	char   *redis_password;		/* "" = no AUTH */
 	uint64_t redis_timeout_ms;	/* 2s: connect and command timeout */
+	unsigned redis_wait_replicas;	/* 0: a COMMIT is done once the primary has it; N: once N replicas have it too (WAIT) */
 	char   *redis_sentinel_master;	/* redis.sentinel.master: "" = no Sentinel */
 	struct hostport redis_sentinels[CONF_LIST_MAX];	/* redis.sentinel.servers, port default 26379 */
 	size_t	redis_sentinel_count;

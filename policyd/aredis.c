@@ -1601,6 +1601,28 @@ aredis_errors(const struct aredis *ar)
 	return n;
 }
 
+/* aredis_wait - WAIT on the connection that wrote key; 0, or -1 (callback not called) */
+int
+aredis_wait(struct aredis *ar, const char *key, size_t keylen, unsigned replicas,
+	    uint64_t timeout_ms, aredis_cb *cb, void *arg)
+{
+	struct acluster *cl = ar->cl;
+	const struct hostport *hp;
+	int	i;
+
+	if (cl == NULL)
+		return aredis_command(ar, cb, arg, "WAIT %u %llu", replicas,
+				      (unsigned long long) timeout_ms);
+	/* keyless, so not through acl_command: it goes where the key's write went */
+	if (cl->map == NULL || (hp = cluster_map_node(cl->map, cluster_keyslot(key, keylen))) == NULL
+	    || (i = acl_node(cl, hp)) < 0) {
+		metrics_inc(&pm_redis_unavailable, 0);
+		return -1;
+	}
+	return aredis_command(cl->nodes[i].ar, cb, arg, "WAIT %u %llu", replicas,
+			      (unsigned long long) timeout_ms);
+}
+
 /* aredis_cluster - a Redis Cluster front: one command may name keys of one slot only */
 int
 aredis_cluster(const struct aredis *ar)

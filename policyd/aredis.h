@@ -3,6 +3,7 @@
 #define MH_AREDIS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -25,6 +26,15 @@ void	aredis_free(struct aredis *);
 int	aredis_command(struct aredis *, aredis_cb *, void *arg, const char *fmt, ...);
 int	aredis_commandargv(struct aredis *, aredis_cb *, void *arg, int argc,
 			   const char **argv, const size_t *argvlen);
+/*
+ * aredis_wait - WAIT replicas timeout_ms on the connection that wrote key
+ * (on a cluster, the one to the primary of key's slot; otherwise the only
+ * one): its reply is how many replicas have every write sent on that
+ * connection so far. 0 when queued; -1 (callback NOT called) when that
+ * connection is unavailable.
+ */
+int	aredis_wait(struct aredis *, const char *key, size_t keylen, unsigned replicas,
+		    uint64_t timeout_ms, aredis_cb *, void *arg);
 /*
  * Client-side caching (Redis >= 6, CLIENT TRACKING in RESP2 redirect
  * mode): once aredis_track is called, every time the connection comes up

@@ -27,6 +27,19 @@
  * error reply -> COMMITQ_FAILED for all (the script stops only before its
  * first write, quota.c).
  *
+ * Replicas (redis.wait_replicas N > 0): a primary answers a COMMIT
+ * before its replicas have it, and a failover to a replica that had not
+ * got it yet loses the count of a message that was accepted (with a
+ * Sentinel that failed over twice in a row, those of whole seconds). So
+ * once the COMMIT's reply is in, the batch sends WAIT N (half of
+ * redis.timeout) on the same connection, and the outcomes the COMMIT gave
+ * are handed over only when N replicas have it. Fewer -> COMMITQ_LOST
+ * for all, as a reply that never came: outbound.c sends the same COMMIT
+ * again (QUOTA_ALREADY where the count survived, counted anew where a
+ * failover lost it), and when that is not on N replicas either the
+ * message gets a 451 and its count is taken back. A script error is not
+ * waited for (it wrote nothing).
+ *
  * Cluster: a script may only name keys of one hash slot on Redis
  * Cluster; every key of one account is under its hash tag. On a single
  * Redis (standalone or Sentinel's primary) a batch takes whatever waits;
@@ -59,10 +72,21 @@
 
 struct commitq;
 
+/* what COMMIT said of one message, held while WAIT is out */
+struct commitq_held {
+	int	failed;			/* the reply could not be read: err */
+	struct quota_result res;
+	char	err[COMMITQ_ERR_MAX];
+};
+
 struct commitq_batch {
 	struct commitq *q;
 	struct commitq_item *head, *tail;	/* in the order of q->b.msg */
 	int	evaled;			/* NOSCRIPT answered: sent again as EVAL */
+	unsigned wait;			/* replicas that must have it (redis.wait_replicas) */
+	uint64_t wait_ms;		/* WAIT's own timeout */
+	int	held;			/* COMMIT answered, WAIT out: outcomes in hold[] */
+	struct commitq_held hold[QUOTA_BATCH_MAX];
 	struct quota_batch b;		/* argv points into it */
 };
 
@@ -134,6 +158,9 @@ commitq_batch_new(struct commitq *q)
 	cb->q = q;
 	cb->head = cb->tail = NULL;
 	cb->evaled = 0;
+	cb->held = 0;
+	cb->wait = q->pd->conf->redis_wait_replicas;
+	cb->wait_ms = q->pd->conf->redis_timeout_ms / 2 ? q->pd->conf->redis_timeout_ms / 2 : 1;
 	quota_batch_reset(&cb->b);
 	return cb;
 }
@@ -164,6 +191,10 @@ commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisRe
 		it->next = NULL;
 		if (how != COMMITQ_DONE)
 			it->done(it, how, NULL, why);
+		else if (cb->held && cb->hold[i].failed)
+			it->done(it, COMMITQ_FAILED, NULL, cb->hold[i].err);
+		else if (cb->held)
+			it->done(it, COMMITQ_DONE, &cb->hold[i].res, NULL);
 		else if (quota_batch_parse(&cb->b, r, i, &res, err, sizeof(err)) < 0)
 			it->done(it, COMMITQ_FAILED, NULL, err);
 		else
@@ -173,6 +204,30 @@ commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisRe
 }
 
 static void commitq_reply(redisReply *, void *);
+static void commitq_waited(redisReply *, void *);
+
+/* commitq_hold - read COMMIT's reply for every message of the batch, kept until WAIT answers */
+static void
+commitq_hold(struct commitq_batch *cb, const redisReply *r)
+{
+	size_t	i;
+
+	for (i = 0; i < cb->b.n; i++)
+		cb->hold[i].failed = quota_batch_parse(&cb->b, r, i, &cb->hold[i].res, cb->hold[i].err,
+						       sizeof(cb->hold[i].err)) < 0;
+	cb->held = 1;
+}
+
+/* commitq_wait - WAIT for the batch's replicas, on the connection of its account's primary */
+static int
+commitq_wait(struct commitq_batch *cb)
+{
+	char	tag[COMMITQ_TAG_MAX];
+	int	n = snprintf(tag, sizeof(tag), "{acct:%s}", cb->head->user);
+
+	return aredis_wait(cb->q->pd->redis, tag, n < 0 ? 0 : (size_t) n < sizeof(tag) ? (size_t) n : sizeof(tag) - 1,
+			   cb->wait, cb->wait_ms, commitq_waited, cb);
+}
 
 /* commitq_send - send a built batch; when it cannot be, its messages are UNSENT */
 static void
@@ -209,8 +264,41 @@ commitq_reply(redisReply *r, void *arg)
 			msg_info("commitq: NOSCRIPT: %zu messages sent again as EVAL", cb->b.n);
 		cb->evaled = 1;
 		commitq_send(cb);
+	} else if (cb->wait > 0 && r->type != REDIS_REPLY_ERROR) {
+		commitq_hold(cb, r);
+		if (commitq_wait(cb) == 0)
+			q->inflight++;
+		else
+			commitq_finish(cb, COMMITQ_LOST, NULL, "Redis unavailable for WAIT");
 	} else {
 		commitq_finish(cb, COMMITQ_DONE, r, NULL);
+	}
+	commitq_schedule(q);
+}
+
+/* commitq_waited - WAIT's answer: the held outcomes, or all lost */
+static void
+commitq_waited(redisReply *r, void *arg)
+{
+	struct commitq_batch *cb = arg;
+	struct commitq *q = cb->q;
+	char	why[COMMITQ_ERR_MAX];
+
+	q->inflight--;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= (long long) cb->wait) {
+		commitq_finish(cb, COMMITQ_DONE, NULL, NULL);
+	} else {
+		if (r == NULL)
+			snprintf(why, sizeof(why), "no reply from Redis to WAIT");
+		else if (r->type == REDIS_REPLY_INTEGER)
+			snprintf(why, sizeof(why), "on %lld of the %u replicas redis.wait_replicas asks for after %llu ms",
+				 r->integer, cb->wait, (unsigned long long) cb->wait_ms);
+		else if (r->type == REDIS_REPLY_ERROR)
+			snprintf(why, sizeof(why), "WAIT answered %.*s", (int) (r->len < 120 ? r->len : 120), r->str);
+		else
+			snprintf(why, sizeof(why), "WAIT answered something other than a number");
+		msg_warn("commitq: COMMIT of %zu messages not known to be on a replica: %s", cb->b.n, why);
+		commitq_finish(cb, COMMITQ_LOST, NULL, why);
 	}
 	commitq_schedule(q);
 }

@@ -402,7 +402,7 @@ outbound_queue_id_valid(const char *v)
 
 static void outbound_quota_send(struct outbound_job *);
 static void outbound_quota_result(struct outbound_job *, const struct quota_result *);
-static void outbound_commit_lost(struct outbound_job *);
+static void outbound_commit_lost(struct outbound_job *, const char *);
 static void outbound_commit_unknown(struct outbound_job *, const char *why);
 
 /*
@@ -465,7 +465,7 @@ outbound_commit_done(struct commitq_item *it, enum commitq_outcome how,
 			outbound_done_backend_error(job, "quota");
 		break;
 	case COMMITQ_LOST:
-		outbound_commit_lost(job);
+		outbound_commit_lost(job, err);
 		break;
 	}
 }
@@ -551,16 +551,20 @@ outbound_commit_unknown(struct outbound_job *job, const char *why)
  * outbound_commit_lost - COMMIT's reply did not come (redis.timeout, or
  * the connection was lost): Redis may have run it. Answering 451 now
  * would make the client send the message again under a new queue ID,
- * counted a second time; so wait (WAIT) up to redis.timeout more for
+ * counted a second time (and a COMMIT that no replica is known to have,
+ * redis.wait_replicas, may be lost by a failover); so wait (WAIT) up to redis.timeout more for
  * Redis to be reachable, and send the same COMMIT once more: the same
  * queue ID, so "already counted" when the first one ran. Never from
  * here directly: this may run inside aredis (a timeout, or aredis_free).
  */
 static void
-outbound_commit_lost(struct outbound_job *job)
+outbound_commit_lost(struct outbound_job *job, const char *err)
 {
+	char	why[OUTBOUND_ERR_MAX + 64];
+
 	if (job->retried) {
-		outbound_commit_unknown(job, "no reply to the second try either");
+		snprintf(why, sizeof(why), "the second try lost too (%s)", err ? err : "no reply");
+		outbound_commit_unknown(job, why);
 		return;
 	}
 	job->retried = 1;

@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
 . "$TESTS_LIB/common.sh"
 . "$TESTS_LIB/redis.sh"
+. "$TESTS_LIB/outbound.sh"
 need_cmd /usr/bin/python3
 
 POLICYD=${MHPOLICYD:?}
@@ -47,28 +48,6 @@ start_bg mhpolicyd "$POLICYD" -c "$CONF" -f
 PID=$BG_PID
 wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did not start"
 
-# req STATE ATTR=VALUE... - one outbound policy request, as Postfix sends it
-req() {
-	local state=$1 a
-	shift
-	printf 'request=smtpd_access_policy\nprotocol_state=%s\nprotocol_name=ESMTP\npolicy_context=outbound\nclient_address=192.0.2.7\nclient_name=client.test\nhelo_name=client.test\nsender=a@sender.test\n' "$state"
-	for a in "$@"; do printf '%s\n' "$a"; done
-	printf '\n'
-}
-# rcpt USER ID N SIZE - the Nth RCPT of transaction ID (instance i.ID), announced SIZE
-rcpt() {
-	req RCPT "sasl_username=$1" "instance=i.$2" "queue_id=" "recipient=r$3@dest.test" "recipient_count=0" "size=$4"
-}
-# eom USER ID N SIZE - END-OF-MESSAGE of transaction ID: queue ID Q+ID, N recipients, SIZE
-eom() {
-	req END-OF-MESSAGE "sasl_username=$1" "instance=i.$2" "queue_id=Q$2" "recipient=" "recipient_count=$3" "size=$4"
-}
-# message USER ID N SIZE - a whole transaction: N RCPTs and END-OF-MESSAGE
-message() {
-	local i
-	for ((i = 1; i <= $3; i++)); do rcpt "$1" "$2" "$i" "$4"; done
-	eom "$@"
-}
 ex() {	# ex - the requests on stdin, on one connection; the answers on stdout
 	$WIRE exchange 127.0.0.1 "$PPORT"
 }
@@ -84,10 +63,6 @@ used() {	# used USER - today's counter (0 when there is none)
 }
 answers() {	# answers NAME EXPECTED-LINES - T_OUT is exactly these lines
 	assert_eq "$2" "$T_OUT" "$1"
-}
-dunnos() {	# dunnos N - N lines of action=DUNNO
-	local i
-	for ((i = 0; i < $1; i++)); do echo "action=DUNNO"; done
 }
 served() {	# served NAME - a normal request still gets its answer
 	run ex < <(rcpt frank "served$RANDOM" 1 100)

@@ -83,6 +83,7 @@ check_defaults(const struct conf *c)
 	ck_assert_str_eq(c->redis_user, "");
 	ck_assert_str_eq(c->redis_password, "");
 	ck_assert_uint_eq(c->redis_timeout_ms, 2000);
+	ck_assert_uint_eq(c->redis_wait_replicas, 0);
 	ck_assert_str_eq(c->redis_sentinel_master, "");
 	ck_assert_uint_eq(c->redis_sentinel_count, 0);
 	ck_assert_str_eq(c->redis_sentinel_password, "");
@@ -486,6 +487,7 @@ static const struct {
 	{"size over 32 bits without L", "outbound = { max_size = 3221225472; };\n",
 	"  max_size = \"3G\";"},
 	{"duration seconds", "redis = { timeout = 1; };\n", "  timeout = \"1s\";"},
+	{"wait_replicas", "redis = { wait_replicas = 2; };\n", "  wait_replicas = 2;"},
 	{"duration ms", "redis = { timeout = \"1500ms\"; };\n", "  timeout = \"1500ms\";"},
 	{"duration int64", "callahead = { positive_ttl = 86400L; };\n", "  positive_ttl = \"1d\";"},
 	{"score int", "defaults = { tag_limit = 7; };\n", "  tag_limit = 7.0;"},
@@ -611,6 +613,8 @@ static const struct {
 	{"port too big", "redis = {\n  host = \"10.0.0.1\";\n  port = 70000;\n};\n",
 	"3: redis.port: 70000 is out of range 1..65535"},
 	{"port zero", "redis = { port = 0; };\n", "1: redis.port: 0 is out of range 1..65535"},
+	{"wait_replicas over 16", "redis = { wait_replicas = 17; };\n",
+	"1: redis.wait_replicas: 17 is out of range 0..16"},
 	{"port negative", "redis = { port = -1; };\n", "1: redis.port: -1 is out of range 1..65535"},
 	{"port wraps in libconfig", "redis = {\n  port = 4294967297;\n};\n",
 	"2: redis.port: 4294967297 is out of range 1..65535"},
