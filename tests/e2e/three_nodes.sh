@@ -1,12 +1,17 @@
 #!/bin/bash
 # three_nodes.sh - three mhkit nodes (each: a relay Postfix, an outbound
 # Postfix, mhpolicyd, mhmilter) sharing one Redis topology, run by
-# test_three_nodes_cluster.sh (TOPOLOGY=cluster: three primaries with a
-# replica each) and test_three_nodes_sentinel.sh (TOPOLOGY=sentinel: a
-# primary, two replicas, three sentinels). In the test's own network
-# namespace (tests/lib/isolate.sh), node N's services listen on their own
-# loopback addresses (relay 127.0.0.2N, outbound 127.0.0.3N), with a DNS
-# server of the test's own: the domains' MX are the three nodes.
+# test_three_nodes_cluster.sh (TOPOLOGY=cluster: three primaries with
+# two replicas each) and test_three_nodes_sentinel.sh (TOPOLOGY=sentinel: a
+# primary, two replicas, three sentinels). Each node is a network
+# namespace of its own (tests/lib/netns.sh: ip netns, a veth on a bridge
+# in the test's namespace), with its own loopback where its Postfix
+# instances talk to its daemons, and two addresses on the bridge: relay
+# 198.51.100.2N, outbound 198.51.100.3N. The test's namespace is the rest
+# of the world: Redis and a DNS server on the bridge's 198.51.100.1, the
+# customers' servers and the senders on addresses of its lo (192.0.2.x),
+# which the nodes reach through their default route. The domains' MX are
+# the three nodes.
 #
 #   1. a domain added with mhlist on node 1 is relayed by node 3 at once
 #      (the delay measured: from the add to node 3's 250 after DATA);
@@ -19,13 +24,18 @@
 #   4. the Redis primary (of relay.test's slot, on a cluster) killed
 #      while mail flows through every node: nothing accepted is lost or
 #      duplicated, nothing refused is delivered, no 5xx, the outbound
-#      counter equals what arrived, and the 4xx window is measured.
+#      counter equals what arrived (redis.wait_replicas = 1: no count
+#      accepted on the old primary is lost with it), and the 4xx window
+#      is measured.
 
 here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
 . "$TESTS_LIB/isolate.sh"
 isolate_self "$@"
 . "$TESTS_LIB/common.sh"
+. "$TESTS_LIB/netns.sh"
+HUB=198.51.100.1			# the bridge's address: Redis and DNS listen there
+REDIS_HOST=$HUB
 . "$TESTS_LIB/redis.sh"
 . "$TESTS_LIB/dns.sh"
 . "$TESTS_LIB/postfix.sh"
@@ -50,16 +60,26 @@ NODES=(1 2 3)
 # --- the world: DNS, the customers' servers, Redis -----------------------------------
 
 CLIENT=192.0.2.25	# the senders: not in any node's mynetworks
-isolate_addr_add "$CLIENT"
+DEST=192.0.2.5		# relay.test's and new.test's server
+CA_HOST=192.0.2.6	# ca.test's server (call-aheads)
+SENDERS_MX=192.0.2.8	# bounces, if any
+REMOTE_MX=192.0.2.9	# the outbound recipients' MX
+isolate_addr_add "$CLIENT" "$DEST" "$CA_HOST" "$SENDERS_MX" "$REMOTE_MX"
+netns_hub "$HUB/24"
+for n in "${NODES[@]}"; do
+	netns_node "n$n" "198.51.100.2$n" "198.51.100.3$n"
+done
+# every namespace resolves through the test's DNS server on the bridge
+isolate_resolver "$HUB"
 CA_PORT=$(free_port)
 cat >"$TMP/zone" <<ZONE
 mhkit.test ZONE
-relay1.mhkit.test A 127.0.0.21
-relay2.mhkit.test A 127.0.0.22
-relay3.mhkit.test A 127.0.0.23
-out1.mhkit.test A 127.0.0.31
-out2.mhkit.test A 127.0.0.32
-out3.mhkit.test A 127.0.0.33
+relay1.mhkit.test A 198.51.100.21
+relay2.mhkit.test A 198.51.100.22
+relay3.mhkit.test A 198.51.100.23
+out1.mhkit.test A 198.51.100.31
+out2.mhkit.test A 198.51.100.32
+out3.mhkit.test A 198.51.100.33
 relay.test ZONE
 relay.test MX 10 relay1.mhkit.test.
 relay.test MX 10 relay2.mhkit.test.
@@ -74,34 +94,45 @@ ca.test MX 10 relay2.mhkit.test.
 ca.test MX 10 relay3.mhkit.test.
 sender.test ZONE
 sender.test MX 10 mx.sender.test.
-mx.sender.test A 127.0.0.8
+mx.sender.test A $SENDERS_MX
 customer.test ZONE
 customer.test MX 10 mx.sender.test.
 remote.test ZONE
 remote.test MX 10 mx.remote.test.
-mx.remote.test A 127.0.0.9
+mx.remote.test A $REMOTE_MX
 ZONE
-dns_start "$TMP/zone"
-sink_start dest 2525 --host 127.0.0.5		# relay.test's and new.test's server
-sink_start senders 25 --host 127.0.0.8		# bounces, if any
-sink_start remote 25 --host 127.0.0.9		# the outbound recipients' MX
-python3 "$FAKESMTP" --host 127.0.0.6 --port "$CA_PORT" --mode ok \
+dns_start "$TMP/zone" "127.0.0.1,$HUB"
+sink_start dest 2525 --host "$DEST"
+sink_start senders 25 --host "$SENDERS_MX"
+sink_start remote 25 --host "$REMOTE_MX"
+python3 "$FAKESMTP" --host "$CA_HOST" --port "$CA_PORT" --mode ok \
 	--log "$TMP/ca-server.log" >"$TMP/fakesmtp.out" 2>&1 &
 register_pid "$!"
 
 case $TOPOLOGY in
 cluster)
-	cluster_start 3 1
-	REDIS_GROUP="timeout = \"1s\"; cluster = { servers = [ \"${CLUSTER_SEEDS// /\", \"}\" ]; };"
+	cluster_start 3 2	# two replicas each: after a failover the new primary still has one (wait_replicas)
+	REDIS_GROUP="timeout = \"1s\"; wait_replicas = 1; cluster = { servers = [ \"${CLUSTER_SEEDS// /\", \"}\" ]; };"
 	;;
 sentinel)
 	sentinel_start
-	redis_start replica2 --replicaof 127.0.0.1 "$(redis_port primary)"
+	redis_start replica2 --replicaof "$HUB" "$(redis_port primary)"
 	wait_until 10 replica_synced replica2 || hard_error "the second replica did not sync"
-	REDIS_GROUP="timeout = \"1s\"; sentinel = { master = \"$SENTINEL_MASTER\"; servers = [ \"${SENTINEL_ADDRS// /\", \"}\" ]; };"
+	REDIS_GROUP="timeout = \"1s\"; wait_replicas = 1; sentinel = { master = \"$SENTINEL_MASTER\"; servers = [ \"${SENTINEL_ADDRS// /\", \"}\" ]; };"
 	;;
 *) hard_error "TOPOLOGY: cluster or sentinel, not $TOPOLOGY" ;;
 esac
+# the outbound account of part 4: on a cluster, one whose slot is on the
+# primary killed there (with relay.test's), so that its counts face the failover
+FLOW=flow@customer.test
+if [ "$TOPOLOGY" = cluster ]; then
+	owner=$(cluster_slot_owner "$(cluster_keyslot "{relay.test}")")
+	for ((i = 1; i < 100; i++)); do
+		[ "$(cluster_slot_owner "$(cluster_keyslot "{acct:flow$i@customer.test}")")" = "$owner" ] &&
+			{ FLOW=flow$i@customer.test; break; }
+	done
+	[ "$FLOW" != flow@customer.test ] || hard_error "no flowN@customer.test on relay.test's primary"
+fi
 
 # --- three nodes -------------------------------------------------------------------------
 
@@ -114,47 +145,59 @@ for n in "${NODES[@]}"; do
 milter = { listen = \"inet:127.0.0.1:${MPORT[$n]}\"; on_scanner_error = \"tempfail\"; };
 node = { hostnames = [ \"relay$n.mhkit.test\" ]; };
 callahead = { helo = \"relay$n.mhkit.test\"; };
-dns = { servers = [ \"127.0.0.1@53\" ]; timeout = \"2s\"; };"
+dns = { servers = [ \"$HUB@53\" ]; timeout = \"2s\"; };"
 done
-mh() { "$MHLIST" -c "${CONFS[1]}" "$@" >/dev/null || fail "mhlist $*"; }
-mh domain add relay.test --service relay --dest 127.0.0.5 --port 2525 \
+# mhlist NODE ARGS... - mhlist run on node NODE, with its configuration
+mhlist() { local n=$1; shift; netns_exec "n$n" "$MHLIST" -c "${CONFS[$n]}" "$@"; }
+mh() { mhlist 1 "$@" >/dev/null || fail "mhlist $*"; }
+mh domain add relay.test --service relay --dest "$DEST" --port 2525 \
 	--callahead off --spam off --virus off --spf off --userlist on
 mh users add relay.test bob
-mh domain add ca.test --service relay --dest 127.0.0.6 --port "$CA_PORT" \
+mh domain add ca.test --service relay --dest "$CA_HOST" --port "$CA_PORT" \
 	--callahead on --spam off --virus off --spf off --userlist off
 mh account add quota@customer.test --blocks 1
-mh account add flow@customer.test --blocks 100
+mh account add "$FLOW" --blocks 100
 
 for n in "${NODES[@]}"; do
-	start_bg "policyd$n" "$POLICYD" -c "${CONFS[$n]}" -f
+	start_bg "policyd$n" ip netns exec "$(netns_ns "n$n")" "$POLICYD" -c "${CONFS[$n]}" -f
 	POLPID[$n]=$BG_PID
-	start_bg "milter$n" "$MILTER" -c "${CONFS[$n]}" -f
+	start_bg "milter$n" ip netns exec "$(netns_ns "n$n")" "$MILTER" -c "${CONFS[$n]}" -f
 	MILPID[$n]=$BG_PID
 done
 for n in "${NODES[@]}"; do
 	wait_until 15 grep -q "ready" "$TMP/policyd$n.log" || hard_error "mhpolicyd $n: $(tail -n 3 "$TMP/policyd$n.log")"
 	wait_until 15 grep -q "ready" "$TMP/milter$n.log" || hard_error "mhmilter $n: $(tail -n 3 "$TMP/milter$n.log")"
-	postfix_start "relay$n" --role relay --addr "127.0.0.2$n" \
+	postfix_start "relay$n" --role relay --netns "n$n" --addr "198.51.100.2$n" \
 		--subst "inet:127.0.0.1:10027=inet:127.0.0.1:${PPORT[$n]}" \
 		--subst "inet:127.0.0.1:10028=inet:127.0.0.1:${MPORT[$n]}" \
 		--subst "inet:127.0.0.1:10029=inet:127.0.0.1:${SPORT[$n]}" \
 		--master 'local unix - n n - - local' 'alias_maps = inline:{ postmaster=root, root=/dev/null }' \
 		"myhostname = relay$n.mhkit.test" 'default_transport = smtp' 'relay_transport = relay'
 	RELAY[$n]=$(postfix_port "relay$n" 25)
-	postfix_start "out$n" --role outbound --addr "127.0.0.3$n" \
+	postfix_start "out$n" --role outbound --netns "n$n" --addr "198.51.100.3$n" \
 		--subst "inet:127.0.0.1:10027=inet:127.0.0.1:${PPORT[$n]}" \
 		--master 'local unix - n n - - local' 'alias_maps = inline:{ postmaster=root, root=/dev/null }' \
 		"myhostname = out$n.mhkit.test" 'mydestination = $myhostname, localhost' \
 		'default_transport = smtp' 'relay_transport = relay' 'smtp_host_lookup = dns'
 	OUT[$n]=$(postfix_port "out$n" 465)
 	postfix_sasl_user "out$n" quota@customer.test "$PW"
-	postfix_sasl_user "out$n" flow@customer.test "$PW"
+	postfix_sasl_user "out$n" "$FLOW" "$PW"
 done
 pass "three nodes up: relay Postfix, outbound Postfix, mhpolicyd, mhmilter each ($TOPOLOGY)"
+# each node's four programs share one network namespace, the node's: not the test's, not another node's
+nsof() { readlink "/proc/$1/ns/net"; }
+seen=" $(nsof $$) "
+for n in "${NODES[@]}"; do
+	ns=$(nsof "${POLPID[$n]}")
+	check_that "node $n: mhpolicyd, mhmilter and both Postfix masters in one namespace of the node's own ($ns)" \
+		'[ -n "$ns" ] && [ "$(nsof "${MILPID[$n]}")" = "$ns" ] && [ "$(nsof "$(postfix_pid "relay$n")")" = "$ns" ] &&
+		[ "$(nsof "$(postfix_pid "out$n")")" = "$ns" ] && [ "${seen/ $ns /}" = "$seen" ]'
+	seen+="$ns "
+done
 
 # the relay path works on every node before anything else
 for n in "${NODES[@]}"; do
-	send_mail "127.0.0.2$n:${RELAY[$n]}" "alice@sender.test" "bob@relay.test" --local-interface "$CLIENT" \
+	send_mail "198.51.100.2$n:${RELAY[$n]}" "alice@sender.test" "bob@relay.test" --local-interface "$CLIENT" \
 		--header "Message-ID: <first-$n@three.test>"
 	assert_match "$(smtp_data_reply)" '^250 ' "node $n: relay.test mail accepted"
 done
@@ -164,20 +207,21 @@ assert_eq "$(grep -l 'first-[123]@three.test' "$(sink_dir dest)"/msg/*.eml 2>/de
 
 # --- 1. a domain added on node 1, relayed by node 3 at once -------------------------------
 
-send_mail "127.0.0.23:${RELAY[3]}" "alice@sender.test" "carol@new.test" --local-interface "$CLIENT" \
+send_mail "198.51.100.23:${RELAY[3]}" "alice@sender.test" "carol@new.test" --local-interface "$CLIENT" \
 	--header "Message-ID: <before@three.test>"
 assert_match "$(smtp_rcpt_reply carol@new.test)" '^5' "new.test before mhlist: refused by node 3"
 t0=$(now_ms)
-"$MHLIST" -c "${CONFS[1]}" domain add new.test --service relay --dest 127.0.0.5 --port 2525 \
+mhlist 1 domain add new.test --service relay --dest "$DEST" --port 2525 \
 	--callahead off --spam off --virus off --spf off --userlist off >/dev/null
 t1=$(now_ms)
-sm3=$(socketmap_query "${SPORT[3]}" relay_domains new.test)
+# (node 3's socketmap listens on node 3's own loopback)
+sm3=$(netns_exec n3 bash -c "$(declare -f socketmap_query); socketmap_query \"\$@\"" _ "${SPORT[3]}" relay_domains new.test)
 t_sm=$(now_ms)
 assert_eq "$sm3" "OK new.test" "node 3's socketmap answers new.test right after mhlist on node 1"
 check_that "node 3 knew new.test within 1 s of the add ($((t_sm - t1)) ms)" '[ $((t_sm - t1)) -lt 1000 ]'
 # (another sender: smtpd caches the resolution of a sender and recipient
 # pair, a refused one included, for the life of the process)
-send_mail "127.0.0.23:${RELAY[3]}" "alice2@sender.test" "carol@new.test" --local-interface "$CLIENT" \
+send_mail "198.51.100.23:${RELAY[3]}" "alice2@sender.test" "carol@new.test" --local-interface "$CLIENT" \
 	--header "Message-ID: <after@three.test>"
 t2=$(now_ms)
 assert_match "$(smtp_data_reply)" '^250 ' "new.test, right after mhlist on node 1: accepted by node 3 (no reload)"
@@ -191,7 +235,7 @@ rcpt_burst() {
 	local addr=$1 n k pids=()
 	for n in "${NODES[@]}"; do
 		for k in 1 2 3 4; do
-			swaks --server "127.0.0.2$n" --port "${RELAY[$n]}" --local-interface "$CLIENT" \
+			swaks --server "198.51.100.2$n" --port "${RELAY[$n]}" --local-interface "$CLIENT" \
 				--from alice@sender.test --to "$addr" --helo client.test --quit-after RCPT \
 				--timeout 30 >"$TMP/ca-$n-$k.out" 2>&1 &
 			pids+=("$!")
@@ -219,13 +263,13 @@ assert_eq "$(probes unknown1@ca.test)" 1 "call-ahead: one probe for it too"
 
 # out_load NAME NODE USER RATE SECONDS CONCURRENCY - outbound messages (SMTPS, AUTH) through NODE
 out_load() {
-	python3 "$LOADPY" load --host "127.0.0.3$2" --port "${OUT[$2]}" --smtps --auth "$3:$PW" \
+	python3 "$LOADPY" load --host "198.51.100.3$2" --port "${OUT[$2]}" --smtps --auth "$3:$PW" \
 		--mail-from "$3" --rcpt bob@remote.test --fault "$1" --rate "$4" --seconds "$5" \
 		--concurrency "$6" --timeout 20 --out "$TMP/results-$1" >"$TMP/load-$1.txt" 2>&1
 }
 # relay_load NAME NODE RATE SECONDS - relay messages to bob@relay.test through NODE
 relay_load() {
-	python3 "$LOADPY" load --host "127.0.0.2$2" --port "${RELAY[$2]}" --src "$CLIENT" \
+	python3 "$LOADPY" load --host "198.51.100.2$2" --port "${RELAY[$2]}" --src "$CLIENT" \
 		--mail-from 'alice-{seq}-{fault}@sender.test' --rcpt bob@relay.test --fault "$1" \
 		--rate "$3" --seconds "$4" --concurrency 10 --timeout 20 --out "$TMP/results-$1" >"$TMP/load-$1.txt" 2>&1
 }
@@ -234,7 +278,7 @@ tally() {	# tally NAME SINK - mailload.py's row for NAME: sent accepted delivere
 		awk -F'\t' '$1 == "row" { print $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
 }
 used() {	# used USER - today's counter (0 when none), through node 1's mhlist
-	"$MHLIST" -c "${CONFS[1]}" --json account show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_today"])'
+	mhlist 1 --json account show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_today"])'
 }
 pids=()
 out_load q1 1 quota@customer.test 30 5 5 & pids+=("$!")
@@ -257,11 +301,11 @@ case $TOPOLOGY in
 cluster) victim=$(cluster_slot_owner "$(cluster_keyslot "{relay.test}")") ;;
 sentinel) victim=$(redis_name_of_port "$(sentinel_primary_port)") ;;
 esac
-flow0=$(used flow@customer.test)
+flow0=$(used "$FLOW")
 pids=()
 for n in "${NODES[@]}"; do
 	relay_load "fr$n" "$n" 8 15 & pids+=("$!")
-	out_load "fo$n" "$n" flow@customer.test 4 15 4 & pids+=("$!")
+	out_load "fo$n" "$n" "$FLOW" 4 15 4 & pids+=("$!")
 done
 sleep 4
 t_kill=$(now_ms)
@@ -291,7 +335,7 @@ for f in fr1 fr2 fr3 fo1 fo2 fo3; do
 	check_that "failover, $f: mail flowed ($acc of $sent accepted)" '[ "$acc" -gt 0 ]'
 done
 odel=$(for f in fo1 fo2 fo3; do tally $f remote; done | awk '{ d += $3 } END { print d }')
-assert_eq "$(( $(used flow@customer.test) - flow0 ))" "$odel" \
+assert_eq "$(( $(used "$FLOW") - flow0 ))" "$odel" \
 	"failover: the outbound counter grew by exactly what arrived ($odel; no overshoot, nothing counted twice)"
 f4=$(first4xx) l4=$(last4xx)
 if [ "$l4" -gt 0 ]; then

@@ -140,6 +140,15 @@ isolate_hosts_add() {
 	printf '%s\t%s\n' "$ip" "$*" >>/etc/hosts
 }
 
+# isolate_resolver ADDR - the namespace's /etc/resolv.conf names ADDR
+# instead of 127.0.0.1 (a DNS server on an address that network
+# namespaces of the test's own reach too; tests/lib/netns.sh)
+isolate_resolver() {
+	isolated || isolate_bail "isolate_resolver outside isolate_self: the real /etc/resolv.conf stays untouched"
+	case $1 in *[!0-9a-fA-F.:]* | '') isolate_bail "isolate_resolver: not an IP address: $1" ;; esac
+	printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$1" >/etc/resolv.conf
+}
+
 # isolate_addr_add ADDR... - put extra addresses on lo (e.g. 192.0.2.25,
 # 2001:db8::25) so that clients can connect from them (dig -b, swaks --local-interface)
 isolate_addr_add() {

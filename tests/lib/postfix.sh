@@ -38,6 +38,7 @@ getent passwd postfix >/dev/null && getent group postdrop >/dev/null ||
 	skip_all "postfix.sh: no postfix user or postdrop group (install the postfix package)"
 
 declare -A PF_PORTS=() PF_PIDS=() PF_V6=() PF_ADDRS=()
+declare -A PF_NETNS=()	# node (tests/lib/netns.sh) an instance runs in, if any
 declare -A PF_ROLES=() PF_PORTMAP=()	# role of an instance; "25=20001 465=20002 ..." (production=test port)
 PF_CONTRIB=${MHKIT_CONTRIB:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/contrib/postfix}
 PF_START_TIMEOUT=20		# seconds for `postfix start` and the 220 banner
@@ -395,7 +396,7 @@ pf_spawn() {
 	rm -f "$dir/queue/pid/master.pid"
 	# a restart skips postfix-script's slow checks (the queue exists)
 	[ -d "$dir/queue/pid" ] && [ -d "$dir/queue/public" ] && : >"$dir/queue/quick-start"
-	postfix -c "$etc" start >>"$dir/start.log" 2>&1 || return 1
+	${PF_NETNS[$name]:+netns_exec "${PF_NETNS[$name]}"} postfix -c "$etc" start >>"$dir/start.log" 2>&1 || return 1
 	read -r pid <"$dir/queue/pid/master.pid" 2>/dev/null
 	pid=${pid// /}
 	[ -n "$pid" ] || return 1
@@ -417,7 +418,7 @@ pf_banner_or_dead() {
 	pf_banner "$1" "$3" || ! pid_alive "$2"
 }
 
-# postfix_start NAME [--addr 127.0.0.N] [--port N] [--ipv6] [--master 'master.cf line']... [SETTING...]
+# postfix_start NAME [--addr 127.0.0.N] [--netns NODE] [--port N] [--ipv6] [--master 'master.cf line']... [SETTING...]
 #   Start a private Postfix; SETTINGs are main.cf lines for postconf -e
 #   ('relay_domains = example.com').  --ipv6 listens on [::1] too
 #   (inet_protocols = all; test have_ipv6 first).  --master appends a
@@ -429,6 +430,9 @@ pf_banner_or_dead() {
 #   deliver to an MX whose address is one of its own (inet_interfaces,
 #   so 127.0.0.1, and proxy_interfaces, so the --addr): "loops back to
 #   myself"; give each MTA and sink its own 127.0.0.N, other than .1).
+#   --netns NODE runs it in a node's namespace (tests/lib/netns.sh): its
+#   127.0.0.1 is the node's own, and --addr may be any of the node's
+#   addresses.
 #   --role ROLE: contrib/postfix/ROLE.main.cf's settings come before the
 #   SETTINGs (which win), and ROLE.master.cf's services replace the plain
 #   smtpd: each inet service on a free loopback port (postfix_port NAME
@@ -450,7 +454,7 @@ postfix_start() {
 	[ -z "${PF_PIDS[$name]:-}" ] || hard_error "postfix_start: instance $name is already running"
 	dir=$(postfix_dir "$name")
 	etc=$dir/etc
-	PF_V6[$name]=0 PF_ADDRS[$name]=127.0.0.1
+	PF_V6[$name]=0 PF_ADDRS[$name]=127.0.0.1 PF_NETNS[$name]=
 	mkdir -p "$etc" "$dir/data" "$dir/queue"
 	: >"$dir/master.extra"
 	while [ $# -gt 0 ]; do
@@ -461,10 +465,8 @@ postfix_start() {
 			shift
 			;;
 		--master) printf '%s\n' "$2" >>"$dir/master.extra"; shift 2 ;;
-		--addr)
-			case $2 in 127.*) PF_ADDRS[$name]=$2 ;; *) hard_error "postfix_start $name: --addr $2 is not a 127.0.0.0/8 address" ;; esac
-			shift 2
-			;;
+		--addr) PF_ADDRS[$name]=$2; shift 2 ;;
+		--netns) PF_NETNS[$name]=$2; shift 2 ;;
 		--port) port=$2 fixed=1; shift 2 ;;
 		--role) role=$2; shift 2 ;;
 		--subst)
@@ -475,6 +477,10 @@ postfix_start() {
 		esac
 	done
 	case $role in *[!a-z0-9_-]*) hard_error "postfix_start $name: bad role '$role'" ;; esac
+	case ${PF_NETNS[$name]}:${PF_ADDRS[$name]} in
+	:127.* | ?*:*) ;;
+	*) hard_error "postfix_start $name: --addr ${PF_ADDRS[$name]} is not a 127.0.0.0/8 address (or use --netns)" ;;
+	esac
 	PF_ROLES[$name]=$role PF_PORTMAP[$name]=
 	printf '%s\n' "${substs[@]+"${substs[@]}"}" | grep . >"$dir/role.subst"
 	[ -z "$role" ] || pf_role_prepare "$name" "$role"

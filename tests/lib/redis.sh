@@ -2,7 +2,9 @@
 #
 #   . "$TESTS_LIB/common.sh"; . "$TESTS_LIB/redis.sh"
 #
-# Every instance listens on 127.0.0.1 on a free port and on a unix socket,
+# Every instance listens on 127.0.0.1 (or REDIS_HOST, set before the first
+# start: e.g. a bridge's address that other namespaces reach; every helper
+# and mhkit_conf_write use it too) on a free port and on a unix socket,
 # keeps its files in $TMP/redis-NAME/, saves nothing, and is registered so
 # that common.sh stops it by PID when the test ends.  Instances have names
 # (default "redis"); the last one started also sets REDIS_PORT, REDIS_PID,
@@ -10,6 +12,7 @@
 
 need_cmd redis-server redis-cli
 
+REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 declare -A REDIS_PORTS=() REDIS_PIDS=() REDIS_ARGS=()
 REDIS_START_TIMEOUT=5		# seconds to wait for PING
 
@@ -27,13 +30,13 @@ redis_sock() { echo "$(redis_dir "${1:-redis}")/redis.sock"; }
 redis_cli() {
 	local name=$1
 	shift
-	redis-cli --no-auth-warning -h 127.0.0.1 -p "${REDIS_PORTS[$name]}" "$@"
+	redis-cli --no-auth-warning -h "$REDIS_HOST" -p "${REDIS_PORTS[$name]}" "$@"
 }
 
 # redis_ping PORT - true once the server answers (PONG, or NOAUTH with a password)
 redis_ping() {
 	local out
-	out=$(redis-cli --no-auth-warning -h 127.0.0.1 -p "$1" PING 2>&1) || return 1
+	out=$(redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$1" PING 2>&1) || return 1
 	case $out in PONG | NOAUTH* | *"NOAUTH"*) return 0 ;; esac
 	return 1
 }
@@ -43,13 +46,22 @@ redis_up_or_dead() {
 	redis_ping "$1" || ! pid_alive "$2"
 }
 
+# redis_protected - "yes" on 127.0.0.1; "no" on another REDIS_HOST, only inside isolate.sh
+redis_protected() {
+	[ "$REDIS_HOST" = 127.0.0.1 ] && { echo yes; return 0; }
+	[ "${MHKIT_ISOLATED:-0}" = 1 ] || hard_error "redis.sh: REDIS_HOST=$REDIS_HOST outside an isolated namespace"
+	echo no
+}
+
 # redis_spawn NAME PORT EXTRA... - start one redis-server, wait for PING; 0 or 1
 redis_spawn() {
 	local name=$1 port=$2 dir
 	shift 2
 	dir=$(redis_dir "$name")
 	mkdir -p "$dir"
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+	# protected mode refuses all but loopback clients: off on REDIS_HOST,
+	# an address of the test's own namespace (isolate.sh), never the host's
+	redis-server --port "$port" --bind "$REDIS_HOST" --protected-mode "$(redis_protected)" --save '' --appendonly no \
 		--dir "$dir" --daemonize no --logfile "$dir/redis.log" \
 		--unixsocket "$dir/redis.sock" --unixsocketperm 700 "$@" \
 		>>"$dir/stdout" 2>&1 &
@@ -120,7 +132,7 @@ SENTINEL_FAILOVER_TIMEOUT_MS=5000
 
 # sentinel_master_addr [SENTINEL_PORT] - "host port" that a sentinel names for mymaster
 sentinel_master_addr() {
-	redis-cli -h 127.0.0.1 -p "${1:-${SENTINEL_PORTS[0]}}" \
+	redis-cli -h "$REDIS_HOST" -p "${1:-${SENTINEL_PORTS[0]}}" \
 		SENTINEL get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'
 }
 
@@ -133,7 +145,7 @@ sentinel_primary_port() {
 sentinel_ready() {
 	local p info
 	for p in "${SENTINEL_PORTS[@]}"; do
-		info=$(redis-cli -h 127.0.0.1 -p "$p" SENTINEL master "$SENTINEL_MASTER" 2>/dev/null | tr '\n' ' ')
+		info=$(redis-cli -h "$REDIS_HOST" -p "$p" SENTINEL master "$SENTINEL_MASTER" 2>/dev/null | tr '\n' ' ')
 		case $info in *"num-slaves 1 "*) ;; *) return 1 ;; esac
 		case $info in *"num-other-sentinels 2 "*) ;; *) return 1 ;; esac
 		case $info in *"flags master "*) ;; *) return 1 ;; esac
@@ -154,7 +166,7 @@ sentinel_start() {
 	need_cmd redis-sentinel
 	redis_start primary
 	primary=$(redis_port primary)
-	redis_start replica --replicaof 127.0.0.1 "$primary"
+	redis_start replica --replicaof "$REDIS_HOST" "$primary"
 	wait_until 10 replica_synced replica || hard_error "sentinel_start: replica did not sync"
 	SENTINEL_ADDRS=
 	for i in 1 2 3; do
@@ -163,11 +175,12 @@ sentinel_start() {
 		mkdir -p "$dir"
 		cat >"$dir/sentinel.conf" <<EOF
 port $port
-bind 127.0.0.1
+bind $REDIS_HOST
+protected-mode $(redis_protected)
 daemonize no
 dir $dir
 logfile $dir/sentinel.log
-sentinel monitor $SENTINEL_MASTER 127.0.0.1 $primary 2
+sentinel monitor $SENTINEL_MASTER $REDIS_HOST $primary 2
 sentinel down-after-milliseconds $SENTINEL_MASTER $SENTINEL_DOWN_AFTER_MS
 sentinel failover-timeout $SENTINEL_MASTER $SENTINEL_FAILOVER_TIMEOUT_MS
 sentinel parallel-syncs $SENTINEL_MASTER 1
@@ -177,7 +190,7 @@ EOF
 		register_pid "$pid"
 		SENTINEL_PORTS+=("$port")
 		SENTINEL_PIDS+=("$pid")
-		SENTINEL_ADDRS="${SENTINEL_ADDRS:+$SENTINEL_ADDRS }127.0.0.1:$port"
+		SENTINEL_ADDRS="${SENTINEL_ADDRS:+$SENTINEL_ADDRS }$REDIS_HOST:$port"
 	done
 	export SENTINEL_ADDRS
 	wait_until 30 sentinel_ready || hard_error "sentinel_start: sentinels did not discover each other in 30 s"
@@ -189,7 +202,7 @@ EOF
 sentinel_failover() {
 	local old new
 	old=$(sentinel_primary_port)
-	redis-cli -h 127.0.0.1 -p "${SENTINEL_PORTS[0]}" SENTINEL failover "$SENTINEL_MASTER" >/dev/null
+	redis-cli -h "$REDIS_HOST" -p "${SENTINEL_PORTS[0]}" SENTINEL failover "$SENTINEL_MASTER" >/dev/null
 	wait_until 30 sentinel_primary_moved "$old" || hard_error "sentinel_failover: no new primary in 30 s"
 	sentinel_primary_port
 }
@@ -202,7 +215,7 @@ sentinel_primary_moved() {
 	for p in "${SENTINEL_PORTS[@]}"; do
 		[ "$(sentinel_master_addr "$p" | awk '{print $2}')" = "$new" ] || return 1
 	done
-	redis-cli -h 127.0.0.1 -p "$new" ROLE 2>/dev/null | head -n 1 | grep -qx master
+	redis-cli -h "$REDIS_HOST" -p "$new" ROLE 2>/dev/null | head -n 1 | grep -qx master
 }
 
 # redis_name_of_port PORT - which named instance listens on PORT
@@ -244,7 +257,7 @@ mhkit_conf_write() {
 		fi
 		if [ "$with_redis" = 1 ]; then
 			echo "redis = {"
-			echo "  host = \"127.0.0.1\";"
+			echo "  host = \"$REDIS_HOST\";"
 			[ -n "$port" ] || hard_error "mhkit_conf_write: no Redis started"
 			echo "  port = $port;"
 			[ -n "$redis_text" ] && echo "  $redis_text"
@@ -279,7 +292,7 @@ cluster_start() {
 			--cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
 			--repl-diskless-sync-delay 0
 		CLUSTER_NAMES+=("$name")
-		addrs+=("127.0.0.1:$(redis_port "$name")")
+		addrs+=("$REDIS_HOST:$(redis_port "$name")")
 	done
 	CLUSTER_SEEDS="${addrs[*]}"
 	redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
@@ -294,7 +307,7 @@ cluster_synced() {
 	local name info host port moff roff
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
-		info=$(redis-cli -h 127.0.0.1 -p "$(redis_port "$name")" INFO replication 2>/dev/null | tr -d '\r')
+		info=$(redis-cli -h "$REDIS_HOST" -p "$(redis_port "$name")" INFO replication 2>/dev/null | tr -d '\r')
 		grep -q '^role:slave' <<<"$info" || continue
 		grep -q '^master_link_status:up' <<<"$info" || return 1
 		host=$(sed -n 's/^master_host://p' <<<"$info")
@@ -311,7 +324,7 @@ cluster_ok() {
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
 		p=$(redis_port "$name")
-		redis-cli -h 127.0.0.1 -p "$p" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+		redis-cli -h "$REDIS_HOST" -p "$p" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
 	done
 }
 
@@ -321,7 +334,7 @@ cluster_slot_owner() {
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] && break
 	done
-	port=$(redis-cli -h 127.0.0.1 -p "$(redis_port "$name")" CLUSTER SLOTS 2>/dev/null |
+	port=$(redis-cli -h "$REDIS_HOST" -p "$(redis_port "$name")" CLUSTER SLOTS 2>/dev/null |
 		awk -v s="$slot" '{ a[NR] = $0 } END {
 			for (i = 1; i + 3 <= NR; i++)
 				if (a[i] ~ /^[0-9]+$/ && a[i+1] ~ /^[0-9]+$/ && a[i] + 0 <= s && s <= a[i+1] + 0) {
@@ -336,10 +349,10 @@ cluster_slot_owner() {
 
 # cluster_id NAME - the node's cluster ID
 cluster_id() {
-	redis-cli -h 127.0.0.1 -p "$(redis_port "$1")" CLUSTER MYID
+	redis-cli -h "$REDIS_HOST" -p "$(redis_port "$1")" CLUSTER MYID
 }
 
 # cluster_keyslot KEY - the key's slot, as a node computes it
 cluster_keyslot() {
-	redis-cli -h 127.0.0.1 -p "$(redis_port "${CLUSTER_NAMES[0]}")" CLUSTER KEYSLOT "$1"
+	redis-cli -h "$REDIS_HOST" -p "$(redis_port "${CLUSTER_NAMES[0]}")" CLUSTER KEYSLOT "$1"
 }
