@@ -115,6 +115,12 @@ cluster)
 	REDIS_GROUP="timeout = \"1s\"; wait_replicas = 1; cluster = { servers = [ \"${CLUSTER_SEEDS// /\", \"}\" ]; };"
 	;;
 sentinel)
+	# A sentinel pings each instance once a second (more often only when
+	# down-after is under 1 s): with down-after 1000 ms one late reply was
+	# enough for a sentinel to call the just-promoted primary down too and
+	# fail over a second time (seen under load), with the replica demoted
+	# only ~10 s later. 3 s is three pings.
+	SENTINEL_DOWN_AFTER_MS=3000
 	sentinel_start
 	redis_start replica2 --replicaof "$HUB" "$(redis_port primary)"
 	wait_until 10 replica_synced replica2 || hard_error "the second replica did not sync"
