@@ -1601,6 +1601,22 @@ aredis_errors(const struct aredis *ar)
 	return n;
 }
 
+/* aredis_up_key - a command for key would be sent now: on a cluster, its slot's primary is connected */
+int
+aredis_up_key(struct aredis *ar, const char *key, size_t keylen)
+{
+	struct acluster *cl = ar->cl;
+	const struct hostport *hp;
+	int	i;
+
+	if (cl == NULL)
+		return aredis_up(ar);
+	if (cl->map == NULL || (hp = cluster_map_node(cl->map, cluster_keyslot(key, keylen))) == NULL
+	    || (i = acl_node(cl, hp)) < 0)
+		return 0;
+	return aredis_up(cl->nodes[i].ar);
+}
+
 /* aredis_wait - WAIT on the connection that wrote key; 0, or -1 (callback not called) */
 int
 aredis_wait(struct aredis *ar, const char *key, size_t keylen, unsigned replicas,

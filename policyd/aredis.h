@@ -27,6 +27,13 @@ int	aredis_command(struct aredis *, aredis_cb *, void *arg, const char *fmt, ...
 int	aredis_commandargv(struct aredis *, aredis_cb *, void *arg, int argc,
 			   const char **argv, const size_t *argvlen);
 /*
+ * aredis_up_key - whether a command for key would be sent now: aredis_up,
+ * or on a cluster whether the primary of key's slot (as the slot map
+ * says; read again after a failover) is connected. The front of a
+ * cluster is "up" as soon as it has a map, whichever primary is down.
+ */
+int	aredis_up_key(struct aredis *, const char *key, size_t keylen);
+/*
  * aredis_wait - WAIT replicas timeout_ms on the connection that wrote key
  * (on a cluster, the one to the primary of key's slot; otherwise the only
  * one): its reply is how many replicas have every write sent on that

@@ -580,7 +580,8 @@ outbound_wait_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void) fd;
 	(void) what;
-	if (aredis_up(job->pd->redis)) {
+	/* on a cluster: the primary of the account's slot, maybe a replica just promoted */
+	if (aredis_up_key(job->pd->redis, job->key, strlen(job->key))) {
 		outbound_trace(job, "Redis reachable again: COMMIT sent again");
 		outbound_enter_state(job, OUTBOUND_QUOTA);
 		return;
@@ -783,12 +784,16 @@ static void
 outbound_undo_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbound_undo *u = arg;
+	char	key[KEYS_MAX];
+	int	n;
 
 	(void) fd;
 	(void) what;
 	if (u->inflight)
 		return;
-	if (aredis_up(u->pd->redis))
+	/* the oldest goes first: its account's primary must be up (on a cluster) */
+	n = u->head ? keys_account_cfg(key, sizeof(key), u->head->user) : 0;
+	if (n > 0 && (size_t) n < sizeof(key) && aredis_up_key(u->pd->redis, key, (size_t) n))
 		outbound_undo_next(u);
 	outbound_undo_arm(u);
 }

@@ -4,7 +4,8 @@
 # socketmap answers for domains on every primary, a domain added with
 # mhlist answered at once, outbound counting for accounts on three
 # primaries (COMMIT batches grouped by slot: no CROSSSLOT), 30 accounts'
-# END-OF-MESSAGEs at once counted exactly, and a primary killed: its
+# END-OF-MESSAGEs at once counted exactly, a COMMIT held past
+# redis.timeout sent again to its slot's primary, and a primary killed: its
 # accounts get the backend-error reply until its replica takes over,
 # the others are not disturbed, and nothing is counted twice.
 
@@ -109,6 +110,23 @@ total=0
 for i in $(seq 0 29); do total=$((total + $(used "a$i"))); done
 assert_eq "$total" "$((30 * 3 + 3 * 2))" "30 END-OF-MESSAGEs at once: every relay counted once (no CROSSSLOT, no double count)"
 assert_not_contains "$(cat "$TMP/mhpolicyd.log")" "CROSSSLOT" "no CROSSSLOT error from Redis"
+
+# --- a primary that holds a COMMIT: sent again once it answers ---------------------------
+# a5's primary pauses writers for 700 ms (CLIENT PAUSE WRITE: reads go on,
+# so the account is read; the COMMIT script waits) just before a5's
+# END-OF-MESSAGE: its reply is lost after redis.timeout (500 ms) and the
+# connection dropped (the waiting COMMIT never runs). mhpolicyd then waits
+# up to 500 ms more for that primary - not for "the cluster", which has
+# its slot map all along - and sends the same COMMIT again once the node
+# is connected again: accepted, counted once.
+fz=$(owner_of "{acct:a5}")
+before=$(used a5)
+cli "$fz" CLIENT PAUSE 700 WRITE >/dev/null
+run $WIRE exchange 127.0.0.1 "$PPORT" < <(eom a5 500 2)
+assert_eq "action=DUNNO" "$T_OUT" "a primary holding the COMMIT past redis.timeout: accepted once it answers, not 451"
+assert_eq "$((before + 2))" "$(used a5)" "...and counted once"
+assert_contains "$(cat "$TMP/mhpolicyd.log")" "Q500: outbound: sasl_username=a5: COMMIT sent again after its reply was lost" \
+	"...the COMMIT sent again to the primary of its slot once it was connected again"
 
 # --- a primary killed ------------------------------------------------------------------
 
