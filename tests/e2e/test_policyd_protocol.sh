@@ -20,8 +20,8 @@ PPORT=$(free_port)
 SPORT=$(free_port)
 DEAD_DNS=$(free_port)
 CONF=$TMP/mhkit.conf
-write_conf() {	# write_conf EXTRA-POLICYD-SETTINGS
-	mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\"; idle_timeout = \"2s\"; max_connections = 300; $1 };
+write_conf() {	# write_conf EXTRA-POLICYD-SETTINGS [IDLE-TIMEOUT]
+	mhkit_conf_write "$CONF" "policyd = { listen = \"inet:127.0.0.1:$PPORT\"; socketmap = \"inet:127.0.0.1:$SPORT\"; idle_timeout = \"${2:-2s}\"; max_connections = 300; $1 };
 node = { hostnames = [\"relay1.mhkit.test\"]; };
 dns = { servers = [\"127.0.0.1@$DEAD_DNS\"]; timeout = \"500ms\"; };"
 }
@@ -33,6 +33,12 @@ redis_cli redis SET 'mh:{relay.test}:mx' "10 relay1.mhkit.test" EX 3600 >/dev/nu
 start_bg mhpolicyd "$POLICYD" -c "$CONF" -f
 PID=$BG_PID
 wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did not start"
+reload() {	# reload - SIGHUP, and wait for this reload's "reloaded" line
+	local n
+	n=$(grep -c "reloaded" "$TMP/mhpolicyd.log")
+	kill -HUP "$PID"
+	wait_until 5 eval '[ "$(grep -c reloaded "$TMP/mhpolicyd.log")" -gt '"$n"' ]' || fail "SIGHUP: no reload within 5 s"
+}
 wait_until 5 $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test || hard_error "no answer"
 
 served() {	# served NAME - a normal request still gets its answer
@@ -86,11 +92,18 @@ check "250 idle connections: answered within 2 s, not starved ($(tail -n1 <<<"$T
 wait "$idle_pid"
 assert_eq 250 "$(cat "$TMP/idle.out")" "idle connections closed after idle_timeout"
 
-# max_connections = 300: the 301st is closed at once and logged
+# max_connections = 300: the 301st is closed at once and logged. With
+# idle_timeout 30 s meanwhile: on a loaded machine opening 310 connections
+# took over 2 s once, the idle sweep closed the first ones, and the 301st
+# never came.
+write_conf "" 30s
+reload
 $WIRE idle 127.0.0.1 "$PPORT" 310 1 >"$TMP/over.out"
 check "over max_connections: the extra connections were closed ($(cat "$TMP/over.out") of 310)" test "$(cat "$TMP/over.out")" -ge 10
 assert_contains "$(cat "$TMP/mhpolicyd.log")" "too many connections" "over max_connections: logged"
 served "after the connection limit"
+write_conf ""
+reload
 
 # --- socketmap protocol ------------------------------------------------------------
 sm() { run $WIRE send 127.0.0.1 "$SPORT" "$1" --timeout 1; }
@@ -121,8 +134,7 @@ assert_contains "$(cat "$TMP/mhpolicyd.log")" "reload refused, old settings stay
 run $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test
 assert_eq "action=451 4.3.0 Temporary lookup failure" "$(head -n1 <<<"$T_OUT")" "broken config: old settings still in force"
 write_conf 'on_backend_error = "dunno";'
-kill -HUP "$PID"
-wait_until 5 grep -q "reloaded" "$TMP/mhpolicyd.log"
+reload
 run $WIRE policy 127.0.0.1 "$PPORT" bob@relay.test
 assert_eq "action=DUNNO" "$(head -n1 <<<"$T_OUT")" "good config: on_backend_error = dunno in force"
 check "mhpolicyd never died" pid_alive "$PID"
