@@ -560,7 +560,7 @@ outbound_commit_unknown(struct outbound_job *job, const char *why)
 static void
 outbound_commit_lost(struct outbound_job *job, const char *err)
 {
-	char	why[OUTBOUND_ERR_MAX + 64];
+	char	why[OUTBOUND_ERR_MAX];	/* with "COMMIT: ...; whether it counted is unknown", within outbound_commit_unknown's buffer */
 
 	if (job->retried) {
 		snprintf(why, sizeof(why), "the second try lost too (%s)", err ? err : "no reply");
