@@ -1601,20 +1601,33 @@ aredis_errors(const struct aredis *ar)
 	return n;
 }
 
-/* aredis_up_key - a command for key would be sent now: on a cluster, its slot's primary is connected */
-int
-aredis_up_key(struct aredis *ar, const char *key, size_t keylen)
+/*
+ * aredis_key_conn - the single connection a command for key goes to: ar
+ * itself, or on a cluster the one to the primary of key's slot as the map
+ * says (NULL while no map names one, or the node table is full)
+ */
+static struct aredis *
+aredis_key_conn(struct aredis *ar, const char *key, size_t keylen)
 {
 	struct acluster *cl = ar->cl;
 	const struct hostport *hp;
 	int	i;
 
 	if (cl == NULL)
-		return aredis_up(ar);
+		return ar;
 	if (cl->map == NULL || (hp = cluster_map_node(cl->map, cluster_keyslot(key, keylen))) == NULL
 	    || (i = acl_node(cl, hp)) < 0)
-		return 0;
-	return aredis_up(cl->nodes[i].ar);
+		return NULL;
+	return cl->nodes[i].ar;
+}
+
+/* aredis_up_key - a command for key would be sent now: on a cluster, its slot's primary is connected */
+int
+aredis_up_key(struct aredis *ar, const char *key, size_t keylen)
+{
+	struct aredis *conn = aredis_key_conn(ar, key, keylen);
+
+	return conn != NULL && aredis_up(conn);
 }
 
 /* aredis_wait - WAIT on the connection that wrote key; 0, or -1 (callback not called) */
@@ -1622,21 +1635,14 @@ int
 aredis_wait(struct aredis *ar, const char *key, size_t keylen, unsigned replicas,
 	    uint64_t timeout_ms, aredis_cb *cb, void *arg)
 {
-	struct acluster *cl = ar->cl;
-	const struct hostport *hp;
-	int	i;
-
-	if (cl == NULL)
-		return aredis_command(ar, cb, arg, "WAIT %u %llu", replicas,
-				      (unsigned long long) timeout_ms);
 	/* keyless, so not through acl_command: it goes where the key's write went */
-	if (cl->map == NULL || (hp = cluster_map_node(cl->map, cluster_keyslot(key, keylen))) == NULL
-	    || (i = acl_node(cl, hp)) < 0) {
+	struct aredis *conn = aredis_key_conn(ar, key, keylen);
+
+	if (conn == NULL) {
 		metrics_inc(&pm_redis_unavailable, 0);
 		return -1;
 	}
-	return aredis_command(cl->nodes[i].ar, cb, arg, "WAIT %u %llu", replicas,
-			      (unsigned long long) timeout_ms);
+	return aredis_command(conn, cb, arg, "WAIT %u %llu", replicas, (unsigned long long) timeout_ms);
 }
 
 /* aredis_cluster - a Redis Cluster front: one command may name keys of one slot only */

@@ -72,7 +72,7 @@
 
 struct commitq;
 
-/* what COMMIT said of one message, held while WAIT is out */
+/* what COMMIT said of one message (kept while WAIT is out) */
 struct commitq_held {
 	int	failed;			/* the reply could not be read: err */
 	struct quota_result res;
@@ -85,8 +85,7 @@ struct commitq_batch {
 	int	evaled;			/* NOSCRIPT answered: sent again as EVAL */
 	unsigned wait;			/* replicas that must have it (redis.wait_replicas) */
 	uint64_t wait_ms;		/* WAIT's own timeout */
-	int	held;			/* COMMIT answered, WAIT out: outcomes in hold[] */
-	struct commitq_held hold[QUOTA_BATCH_MAX];
+	struct commitq_held hold[QUOTA_BATCH_MAX];	/* COMMIT's outcomes, once answered */
 	struct quota_batch b;		/* argv points into it */
 };
 
@@ -158,7 +157,6 @@ commitq_batch_new(struct commitq *q)
 	cb->q = q;
 	cb->head = cb->tail = NULL;
 	cb->evaled = 0;
-	cb->held = 0;
 	cb->wait = q->pd->conf->redis_wait_replicas;
 	cb->wait_ms = q->pd->conf->redis_timeout_ms / 2 ? q->pd->conf->redis_timeout_ms / 2 : 1;
 	quota_batch_reset(&cb->b);
@@ -175,15 +173,15 @@ commitq_batch_free(struct commitq *q, struct commitq_batch *cb)
 		free(cb);
 }
 
-/* commitq_finish - every message of a batch gets one outcome; the batch is freed */
+/*
+ * commitq_finish - every message of a batch gets one outcome; the batch is
+ * freed. COMMITQ_DONE: each its own, as commitq_hold read them.
+ */
 static void
-commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisReply *r,
-	       const char *why)
+commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const char *why)
 {
 	struct commitq *q = cb->q;
 	struct commitq_item *it, *next;
-	struct quota_result res;
-	char	err[COMMITQ_ERR_MAX];
 	size_t	i = 0;
 
 	for (it = cb->head; it; it = next, i++) {
@@ -191,14 +189,10 @@ commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisRe
 		it->next = NULL;
 		if (how != COMMITQ_DONE)
 			it->done(it, how, NULL, why);
-		else if (cb->held && cb->hold[i].failed)
+		else if (cb->hold[i].failed)
 			it->done(it, COMMITQ_FAILED, NULL, cb->hold[i].err);
-		else if (cb->held)
-			it->done(it, COMMITQ_DONE, &cb->hold[i].res, NULL);
-		else if (quota_batch_parse(&cb->b, r, i, &res, err, sizeof(err)) < 0)
-			it->done(it, COMMITQ_FAILED, NULL, err);
 		else
-			it->done(it, COMMITQ_DONE, &res, NULL);
+			it->done(it, COMMITQ_DONE, &cb->hold[i].res, NULL);
 	}
 	commitq_batch_free(q, cb);
 }
@@ -206,7 +200,7 @@ commitq_finish(struct commitq_batch *cb, enum commitq_outcome how, const redisRe
 static void commitq_reply(redisReply *, void *);
 static void commitq_waited(redisReply *, void *);
 
-/* commitq_hold - read COMMIT's reply for every message of the batch, kept until WAIT answers */
+/* commitq_hold - read COMMIT's reply for every message of the batch (hiredis frees the reply) */
 static void
 commitq_hold(struct commitq_batch *cb, const redisReply *r)
 {
@@ -215,7 +209,15 @@ commitq_hold(struct commitq_batch *cb, const redisReply *r)
 	for (i = 0; i < cb->b.n; i++)
 		cb->hold[i].failed = quota_batch_parse(&cb->b, r, i, &cb->hold[i].res, cb->hold[i].err,
 						       sizeof(cb->hold[i].err)) < 0;
-	cb->held = 1;
+}
+
+/* commitq_tag - "{acct:USER}", the hash tag of an account's keys; its length */
+static size_t
+commitq_tag(const char *user, char *tag, size_t len)
+{
+	int	n = snprintf(tag, len, "{acct:%s}", user);
+
+	return n < 0 ? 0 : (size_t) n < len ? (size_t) n : len - 1;
 }
 
 /* commitq_wait - WAIT for the batch's replicas, on the connection of its account's primary */
@@ -223,10 +225,9 @@ static int
 commitq_wait(struct commitq_batch *cb)
 {
 	char	tag[COMMITQ_TAG_MAX];
-	int	n = snprintf(tag, sizeof(tag), "{acct:%s}", cb->head->user);
+	size_t	n = commitq_tag(cb->head->user, tag, sizeof(tag));
 
-	return aredis_wait(cb->q->pd->redis, tag, n < 0 ? 0 : (size_t) n < sizeof(tag) ? (size_t) n : sizeof(tag) - 1,
-			   cb->wait, cb->wait_ms, commitq_waited, cb);
+	return aredis_wait(cb->q->pd->redis, tag, n, cb->wait, cb->wait_ms, commitq_waited, cb);
 }
 
 /* commitq_send - send a built batch; when it cannot be, its messages are UNSENT */
@@ -241,7 +242,7 @@ commitq_send(struct commitq_batch *cb)
 		q->inflight++;
 		return;
 	}
-	commitq_finish(cb, COMMITQ_UNSENT, NULL, "Redis unavailable");
+	commitq_finish(cb, COMMITQ_UNSENT, "Redis unavailable");
 }
 
 /*
@@ -257,21 +258,21 @@ commitq_reply(redisReply *r, void *arg)
 
 	q->inflight--;
 	if (r == NULL) {
-		commitq_finish(cb, COMMITQ_LOST, NULL, "no reply from Redis");
+		commitq_finish(cb, COMMITQ_LOST, "no reply from Redis");
 	} else if (quota_is_noscript(r) && !cb->evaled) {
 		/* Redis restarted or SCRIPT FLUSH: the text, which caches it again */
 		if (msg_verbose)
 			msg_info("commitq: NOSCRIPT: %zu messages sent again as EVAL", cb->b.n);
 		cb->evaled = 1;
 		commitq_send(cb);
-	} else if (cb->wait > 0 && r->type != REDIS_REPLY_ERROR) {
+	} else {
 		commitq_hold(cb, r);
-		if (commitq_wait(cb) == 0)
+		if (cb->wait == 0 || r->type == REDIS_REPLY_ERROR)	/* a script error wrote nothing */
+			commitq_finish(cb, COMMITQ_DONE, NULL);
+		else if (commitq_wait(cb) == 0)
 			q->inflight++;
 		else
-			commitq_finish(cb, COMMITQ_LOST, NULL, "Redis unavailable for WAIT");
-	} else {
-		commitq_finish(cb, COMMITQ_DONE, r, NULL);
+			commitq_finish(cb, COMMITQ_LOST, "Redis unavailable for WAIT");
 	}
 	commitq_schedule(q);
 }
@@ -286,7 +287,7 @@ commitq_waited(redisReply *r, void *arg)
 
 	q->inflight--;
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= (long long) cb->wait) {
-		commitq_finish(cb, COMMITQ_DONE, NULL, NULL);
+		commitq_finish(cb, COMMITQ_DONE, NULL);
 	} else {
 		if (r == NULL)
 			snprintf(why, sizeof(why), "no reply from Redis to WAIT");
@@ -298,7 +299,7 @@ commitq_waited(redisReply *r, void *arg)
 		else
 			snprintf(why, sizeof(why), "WAIT answered something other than a number");
 		msg_warn("commitq: COMMIT of %zu messages not known to be on a replica: %s", cb->b.n, why);
-		commitq_finish(cb, COMMITQ_LOST, NULL, why);
+		commitq_finish(cb, COMMITQ_LOST, why);
 	}
 	commitq_schedule(q);
 }
@@ -308,9 +309,8 @@ static unsigned
 commitq_slot(const char *user)
 {
 	char	tag[COMMITQ_TAG_MAX];
-	int	n = snprintf(tag, sizeof(tag), "{acct:%s}", user);
 
-	return cluster_keyslot(tag, n < 0 ? 0 : (size_t) n < sizeof(tag) ? (size_t) n : sizeof(tag) - 1);
+	return cluster_keyslot(tag, commitq_tag(user, tag, sizeof(tag)));
 }
 
 /* commitq_flush - send what waits, in batches, while few enough are in flight */
