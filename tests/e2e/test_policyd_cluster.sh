@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 TESTS_LIB=${TESTS_LIB:-$here/../lib}
 . "$TESTS_LIB/common.sh"
 . "$TESTS_LIB/redis.sh"
+. "$TESTS_LIB/outbound.sh"
 
 POLICYD=${MHPOLICYD:?MHPOLICYD: path of the built mhpolicyd}
 MHLIST=${MHLIST:?MHLIST: path of the built mhlist}
@@ -76,16 +77,6 @@ assert_eq "$(sm relay_domains new.test)" "OK new.test" "a domain added with mhli
 
 # --- outbound counting ---------------------------------------------------------------
 
-req() {	# req STATE ATTR=VALUE... - one outbound policy request
-	local state=$1 a
-	shift
-	printf 'request=smtpd_access_policy\nprotocol_state=%s\nprotocol_name=ESMTP\npolicy_context=outbound\nclient_address=192.0.2.7\nclient_name=client.test\nhelo_name=client.test\nsender=a@sender.test\n' "$state"
-	for a in "$@"; do printf '%s\n' "$a"; done
-	printf '\n'
-}
-eom() {	# eom USER ID N - END-OF-MESSAGE of transaction ID, N recipients, 1 KB
-	req END-OF-MESSAGE "sasl_username=$1" "instance=i.$2" "queue_id=Q$2" "recipient=" "recipient_count=$3" "size=1024"
-}
 day() {
 	local t
 	t=$(ccli TIME | head -n 1)
@@ -98,12 +89,12 @@ used() {	# used USER - today's counter on the cluster (0 when none)
 }
 
 # one message each for a0, a1, a2 on one connection, 2 recipients each
-out=$({ eom a0 100 2; eom a1 101 2; eom a2 102 2; } | $WIRE exchange 127.0.0.1 "$PPORT")
+out=$({ eom a0 100 2 1024; eom a1 101 2 1024; eom a2 102 2 1024; } | $WIRE exchange 127.0.0.1 "$PPORT")
 assert_eq "$(grep -c '^action=DUNNO$' <<<"$out")" "3" "outbound: three accounts' messages accepted"
 assert_eq "$(used a0):$(used a1):$(used a2)" "2:2:2" "outbound: each counted on its own primary"
 
 # 30 accounts at once, each on its own connection: COMMIT batches must group by slot
-for i in $(seq 0 29); do eom "a$i" "2$i" 3; done >"$TMP/burst.req"
+for i in $(seq 0 29); do eom "a$i" "2$i" 3 1024; done >"$TMP/burst.req"
 $WIRE scatter 127.0.0.1 "$PPORT" "$TMP/burst.req" >"$TMP/burst.out"
 assert_eq "$(grep -c '^action=DUNNO$' "$TMP/burst.out")" "30" "30 END-OF-MESSAGEs at once: all accepted"
 total=0
@@ -122,7 +113,7 @@ assert_not_contains "$(cat "$TMP/mhpolicyd.log")" "CROSSSLOT" "no CROSSSLOT erro
 fz=$(owner_of "{acct:a5}")
 before=$(used a5)
 cli "$fz" CLIENT PAUSE 700 WRITE >/dev/null
-run $WIRE exchange 127.0.0.1 "$PPORT" < <(eom a5 500 2)
+run $WIRE exchange 127.0.0.1 "$PPORT" < <(eom a5 500 2 1024)
 assert_eq "action=DUNNO" "$T_OUT" "a primary holding the COMMIT past redis.timeout: accepted once it answers, not 451"
 assert_eq "$((before + 2))" "$(used a5)" "...and counted once"
 assert_contains "$(cat "$TMP/mhpolicyd.log")" "Q500: outbound: sasl_username=a5: COMMIT sent again after its reply was lost" \
@@ -142,7 +133,7 @@ t_kill=$(now_ms)
 n=0 deferred=0 accepted_after=0 other_ok=0 first_ok=
 while (( $(now_ms) - t_kill < 20000 )) && [ -z "$first_ok" ]; do
 	n=$((n + 1))
-	a=$({ eom a0 "9$n" 1; eom "$other" "8$n" 1; } | $WIRE exchange 127.0.0.1 "$PPORT" | tr '\n' '|')
+	a=$({ eom a0 "9$n" 1 1024; eom "$other" "8$n" 1 1024; } | $WIRE exchange 127.0.0.1 "$PPORT" | tr '\n' '|')
 	case $a in
 	"$DEFER|"*) deferred=$((deferred + 1)) ;;
 	"action=DUNNO|"*) first_ok=$(( $(now_ms) - t_kill )) ;;
