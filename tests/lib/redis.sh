@@ -307,7 +307,7 @@ cluster_synced() {
 	local name info host port moff roff
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
-		info=$(redis-cli -h "$REDIS_HOST" -p "$(redis_port "$name")" INFO replication 2>/dev/null | tr -d '\r')
+		info=$(redis_cli "$name" INFO replication 2>/dev/null | tr -d '\r')
 		grep -q '^role:slave' <<<"$info" || continue
 		grep -q '^master_link_status:up' <<<"$info" || return 1
 		host=$(sed -n 's/^master_host://p' <<<"$info")
@@ -320,11 +320,10 @@ cluster_synced() {
 
 # cluster_ok - every running node says cluster_state:ok and knows every slot
 cluster_ok() {
-	local name p
+	local name
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] || continue
-		p=$(redis_port "$name")
-		redis-cli -h "$REDIS_HOST" -p "$p" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+		redis_cli "$name" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || return 1
 	done
 }
 
@@ -334,7 +333,7 @@ cluster_slot_owner() {
 	for name in "${CLUSTER_NAMES[@]}"; do
 		[ -n "${REDIS_PIDS[$name]:-}" ] && break
 	done
-	port=$(redis-cli -h "$REDIS_HOST" -p "$(redis_port "$name")" CLUSTER SLOTS 2>/dev/null |
+	port=$(redis_cli "$name" CLUSTER SLOTS 2>/dev/null |
 		awk -v s="$slot" '{ a[NR] = $0 } END {
 			for (i = 1; i + 3 <= NR; i++)
 				if (a[i] ~ /^[0-9]+$/ && a[i+1] ~ /^[0-9]+$/ && a[i] + 0 <= s && s <= a[i+1] + 0) {
@@ -349,10 +348,10 @@ cluster_slot_owner() {
 
 # cluster_id NAME - the node's cluster ID
 cluster_id() {
-	redis-cli -h "$REDIS_HOST" -p "$(redis_port "$1")" CLUSTER MYID
+	redis_cli "$1" CLUSTER MYID
 }
 
 # cluster_keyslot KEY - the key's slot, as a node computes it
 cluster_keyslot() {
-	redis-cli -h "$REDIS_HOST" -p "$(redis_port "${CLUSTER_NAMES[0]}")" CLUSTER KEYSLOT "$1"
+	redis_cli "${CLUSTER_NAMES[0]}" CLUSTER KEYSLOT "$1"
 }
