@@ -23,7 +23,6 @@
 # would create.  Commands run in a node through `ip netns exec`, which
 # execs them: the PID a test records is the command's own.
 
-declare -A NETNS_ADDRS=()
 NETNS_HUB_IF=mhbr0
 NETNS_HUB_ADDR=
 NETNS_PREFIX=
@@ -65,7 +64,6 @@ netns_node() {
 	done
 	err=$(ip -n "$ns" route add default via "$NETNS_HUB_ADDR" 2>&1) ||
 		hard_error "netns_node $name: default route: $err"
-	NETNS_ADDRS[$name]="$*"
 }
 
 # netns_ns NAME - the namespace's name, for `ip netns exec` in start_bg
