@@ -68,7 +68,8 @@ reload() {	# reload IDLE_TIMEOUT - SIGHUP with a new idle_timeout, wait until it
 	n=$(grep -c "reloaded" "$TMP/mhpolicyd.log")
 	write_conf "$1"
 	kill -HUP "$PID"
-	wait_until 5 test "$(grep -c "reloaded" "$TMP/mhpolicyd.log")" -gt "$n" || hard_error "reload not done"
+	# eval: the count is taken again at each try (an argument of test would be taken once)
+	wait_until 5 eval '[ "$(grep -c reloaded "$TMP/mhpolicyd.log")" -gt '"$n"' ]' || hard_error "reload not done"
 }
 write_conf 60s
 "$MHLIST" -c "$CONF" domain add relay.test --service relay --dest mx.customer.test --port 2525 --callahead off >/dev/null
