@@ -135,7 +135,7 @@ start_policyd() {	# start_policyd - mhpolicyd -v on PCONF; waits until it answer
 	start_bg mhpolicyd "$POLICYD" -c "$PCONF" -f -v
 	PID=$BG_PID
 	wait_until 10 grep -q "ready" "$TMP/mhpolicyd.log" || hard_error "mhpolicyd did not start: $(cat "$TMP/mhpolicyd.log")"
-	wait_until 5 test "$(pol)" != "connect failed" || hard_error "mhpolicyd does not answer"
+	wait_until 5 eval '[ "$(pol)" != "connect failed" ]' || hard_error "mhpolicyd does not answer"
 }
 stop_policyd() {
 	stop_pid "$PID" TERM

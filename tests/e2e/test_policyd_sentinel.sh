@@ -200,7 +200,7 @@ mh domain add "$D" --service relay --dest mx.customer.test --port 2525 --callahe
 assert_eq 2525 "$(redis_cli primary HGET "mh:{$D}:cfg" port)" "mhlist through Sentinel wrote to the primary"
 # a warm MX cache: this node is the primary (replicated to the replica)
 redis_cli primary SET "mh:{$D}:mx" "10 $NODE" EX 3600 >/dev/null
-wait_until 5 test "$(redis_cli replica GET "mh:{$D}:mx")" = "10 $NODE" || hard_error "replica did not get the data"
+wait_until 5 eval '[ "$(redis_cli replica GET "mh:{$D}:mx")" = "10 $NODE" ]' || hard_error "replica did not get the data"
 
 # --- 1. dead, silent, then the real sentinels: the primary is found ------------------------
 write_pconf p1 "127.0.0.1:$DEAD" "127.0.0.1:$SILENT" "${REAL[@]}"

@@ -93,7 +93,7 @@ lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 < b + 0) }'; }
 # settle - wait until mhpolicyd holds no client connection (the last run's closes are done)
 settle() {
 	local want=$1
-	wait_until 15 test "$(ls "/proc/$PID/fd" | wc -l)" -le "$want"
+	wait_until 15 eval '[ "$(ls "/proc/$PID/fd" | wc -l)" -le '"$want"' ]'	# eval: counted at each try
 }
 FDS0=$(ls "/proc/$PID/fd" | wc -l)
 
