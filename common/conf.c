@@ -156,6 +156,7 @@ const struct conf_entry conf_table[] = {
 	{E("milter.metrics", CONF_ENDPOINT, "", 0, 0, milter_metrics)},
 	{E("milter.authserv_id", CONF_STRING, "", 0, ENDPOINT_HOST_MAX, milter_authserv_id),
 	.check = conf_check_helo},
+	{E("milter.cache_size", CONF_SIZE, "16M", 0, 4 * KB * KB * KB, milter_cache_size)},
 
 	{E("policyd.listen", CONF_ENDPOINT, "inet:127.0.0.1:10027", 1, 0, policyd_listen)},
 	{E("policyd.socketmap", CONF_ENDPOINT, "inet:127.0.0.1:10029", 1, 0, policyd_socketmap)},

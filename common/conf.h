@@ -66,6 +66,7 @@ struct conf {
 	uint64_t milter_spam_max_size;	/* 512K: larger messages are not sent to spamd */
 	struct endpoint milter_metrics;	/* "" = off */
 	char   *milter_authserv_id;	/* "" = first of node.hostnames, else this host's name */
+	uint64_t milter_cache_size;	/* 16M: mhmilter's local copy of what Redis holds (0 = none) */
 
 	/* policyd */
 	struct endpoint policyd_listen;	/* inet:127.0.0.1:10027 */

@@ -57,6 +57,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -70,6 +71,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "conf.h"
 #include "endpoint.h"
@@ -159,6 +161,7 @@ struct rconn {
 	uint64_t backoff_ms;		/* 0 = none */
 	uint64_t next_attempt_ms;	/* monotonic time of the next allowed connect */
 	unsigned long reconnects;
+	unsigned long connects;		/* connections made, the first included (rconn_serial) */
 };
 
 /* every rconn of the process, for the metrics (rconn_totals) */
@@ -169,16 +172,6 @@ static inline void
 rconn_count(_Atomic unsigned long *total)
 {
 	atomic_fetch_add_explicit(total, 1, memory_order_relaxed);
-}
-
-/* rconn_now_ms - monotonic milliseconds */
-static uint64_t
-rconn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 /* rconn_strdup - copy a setting, NULL reads as "" */
@@ -614,7 +607,7 @@ rconn_failed(struct rconn *rc)
 		rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
 	else if (rc->backoff_ms < max)
 		rc->backoff_ms = rc->backoff_ms * 2 > max ? max : rc->backoff_ms * 2;
-	rc->next_attempt_ms = rconn_now_ms() + rc->backoff_ms;
+	rc->next_attempt_ms = clock_mono_ms() + rc->backoff_ms;
 	snprintf(rc->lasterr, sizeof(rc->lasterr), "%s", rconn_cause(rc));
 	if (rc->state == RCONN_STATE_UP)
 		msg_warn("redis %s: connection lost: %s", rc->addr, rconn_cause(rc));
@@ -1162,7 +1155,7 @@ rconn_connect(struct rconn *rc)
 		rconn_count(&rconn_all_failures);
 		return -1;
 	}
-	now = rconn_now_ms();
+	now = clock_mono_ms();
 	if (rc->backoff_ms && now < rc->next_attempt_ms) {
 		rconn_seterr(rc, rc->addr, "backend unavailable, next attempt in %llu ms (%s)",
 			     (unsigned long long) (rc->next_attempt_ms - now), rc->lasterr);
@@ -1184,6 +1177,7 @@ rconn_connect(struct rconn *rc)
 	if (rc->state == RCONN_STATE_DOWN)
 		msg_warn("redis %s: reconnected", rc->addr);
 	rc->ever_connected = 1;
+	rc->connects++;
 	rc->state = RCONN_STATE_UP;
 	rc->errstr[0] = 0;
 	return 0;
@@ -1372,6 +1366,50 @@ rconn_get_reply(struct rconn *rc)
 	if (r != NULL)
 		rc->pending--;
 	return rconn_check(rc, r, saved_errno);
+}
+
+/*
+ * rconn_wait_reply - a message the server sends unasked (a subscribed
+ * connection's): wait at most wait_ms for its first byte; then it is
+ * read as any reply, within redis.timeout. NULL with *timed_out set:
+ * nothing came, the connection stays. NULL without it: the connection
+ * failed and was dropped (rconn_errstr). Not on a cluster.
+ */
+redisReply *
+rconn_wait_reply(struct rconn *rc, unsigned wait_ms, int *timed_out)
+{
+	void   *r = NULL;
+	struct pollfd pfd;
+	int	n;
+
+	*timed_out = 0;
+	if (rc->cl || rc->ctx == NULL) {
+		rconn_seterr(rc, rc->addr, "%s", rc->cl ? "not on a cluster" : "not connected");
+		return NULL;
+	}
+	if (redisGetReplyFromReader(rc->ctx, &r) != REDIS_OK)
+		return rconn_check(rc, NULL, errno);
+	if (r != NULL)
+		return rconn_check(rc, r, 0);
+	pfd.fd = rc->ctx->fd;
+	pfd.events = POLLIN;
+	while ((n = poll(&pfd, 1, (int) wait_ms)) < 0 && errno == EINTR)
+		 /* again: the bound is approximate */ ;
+	if (n == 0) {
+		*timed_out = 1;
+		return NULL;
+	}
+	errno = 0;
+	if (redisGetReply(rc->ctx, &r) != REDIS_OK)
+		r = NULL;
+	return rconn_check(rc, r, errno);
+}
+
+/* rconn_serial - which connection this is: raised at every connect, 0 before the first */
+unsigned long
+rconn_serial(const struct rconn *rc)
+{
+	return rc->connects;
 }
 
 /* rconn_primary - under Sentinel, the primary last found (connect first); -1 otherwise */

@@ -55,5 +55,17 @@ redisReply *rconn_commandargv(struct rconn *, int argc, const char **argv, const
 int	rconn_append(struct rconn *, const char *fmt, ...);
 int	rconn_appendargv(struct rconn *, int argc, const char **argv, const size_t *argvlen);
 redisReply *rconn_get_reply(struct rconn *);
+/*
+ * rconn_wait_reply - a message sent unasked (after SUBSCRIBE): NULL with
+ * *timed_out when none came within wait_ms (the connection stays), NULL
+ * without it when the connection failed. Not on a cluster.
+ */
+redisReply *rconn_wait_reply(struct rconn *, unsigned wait_ms, int *timed_out);
+/*
+ * rconn_serial - the connection's number: raised by every connect (the
+ * first included), so a caller can tell that per-connection state it set
+ * up (CLIENT TRACKING) went with a connection that was made again
+ */
+unsigned long rconn_serial(const struct rconn *);
 
 #endif

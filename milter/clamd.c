@@ -85,6 +85,7 @@
 #include <unistd.h>
 
 #include "clamd.h"
+#include "clock.h"
 
 #define CLAMD_COMMAND		"zINSTREAM"	/* sent with its NUL */
 #define CLAMD_HEAD_LEN		4	/* chunk length, network byte order */
@@ -130,21 +131,11 @@ clamd_set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* clamd_now_ms - monotonic milliseconds */
-static uint64_t
-clamd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* clamd_deadline - now plus timeout_ms, without overflow */
 static uint64_t
 clamd_deadline(uint64_t timeout_ms)
 {
-	uint64_t now = clamd_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	return timeout_ms > UINT64_MAX - now ? UINT64_MAX : now + timeout_ms;
 }
@@ -293,7 +284,7 @@ clamd_poll(int fd, short events, uint64_t deadline, short *revents)
 	int	rc;
 
 	for (;;) {
-		now = clamd_now_ms();
+		now = clock_mono_ms();
 		left = deadline > now ? deadline - now : 0;
 		pfd.fd = fd;
 		pfd.events = events;
@@ -402,7 +393,7 @@ clamd_early(struct clamd *c, uint64_t deadline, int send_errno)
 	size_t	len;
 	int	e = 0;
 
-	r = clamd_read_reply(c, buf, &len, send_errno ? clamd_now_ms() : deadline, &e);
+	r = clamd_read_reply(c, buf, &len, send_errno ? clock_mono_ms() : deadline, &e);
 	if (r == CLAMD_READ_OK) {
 		snprintf(who, sizeof(who), "clamd %s", c->addr);
 		if (clamd_parse_as(who, buf, len, &res, c->err, sizeof(c->err)) < 0) {

@@ -86,6 +86,7 @@
 #include "log.h"
 #include "milter.h"
 #include "mmetrics.h"
+#include "mcache.h"
 #include "rconn.h"
 #include "reply.h"
 #include "senderlist.h"
@@ -170,10 +171,11 @@ struct mlfi_conn {
  */
 #define MILTER_RCONN_POOL	64	/* idle connections kept */
 
-/* a connection and the generation of redis.* settings it was made with */
+/* a connection, the generation of redis.* settings it was made with, its tracking (mcache) */
 struct milter_rc {
 	struct rconn *rc;
 	unsigned gen;
+	struct mcache_conn track;
 };
 
 static pthread_key_t milter_rconn_key;
@@ -241,7 +243,7 @@ milter_threads_end(void)
  * that changed redis.*
  */
 struct rconn *
-milter_rconn(void)
+milter_rconn(struct mcache_conn **track)
 {
 	struct milter_rc *m = pthread_getspecific(milter_rconn_key);
 	struct rconn *stale = NULL;
@@ -273,7 +275,9 @@ milter_rconn(void)
 		m->rc = rconn_new(conf);
 		milter_conf_release(conf);
 		m->gen = gen;
+		memset(&m->track, 0, sizeof(m->track));
 	}
+	*track = &m->track;
 	return m->rc;
 }
 
@@ -507,6 +511,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	struct address rcpt;
 	struct domain d;
 	struct store st;
+	struct mcache_conn *track;
 	struct senderlist_hits hits;
 	struct reply r;
 	char	err[128], rtext[ADDRESS_TEXT_MAX + 2];
@@ -523,10 +528,10 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;	/* Postfix has judged its syntax */
 	}
 	address_format(&rcpt, rtext, sizeof(rtext));
-	store_init(&st, milter_rconn(), c->conf);
+	store_init(&st, milter_rconn(&track), c->conf);
 
-	res = store_rcpt_get(&st, rcpt.domain, rcpt.local, &c->sender,
-			     c->client_ip[0] ? c->client_ip : NULL, &d, &ures, &hits);
+	res = mcache_rcpt_get(&st, track, rcpt.domain, rcpt.local, &c->sender,
+			      c->client_ip[0] ? c->client_ip : NULL, &d, &ures, &hits);
 	if (res == STORE_NOTFOUND) {
 		c->nothers++;
 		if (msg_verbose)

@@ -56,6 +56,7 @@
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
+#include "mcache.h"
 #include "metrics.h"
 #include "milter.h"
 #include "mmetrics.h"
@@ -103,6 +104,8 @@ milter_restart_only(const struct conf *old, const struct conf *new)
 		msg_warn("reload: milter.authserv_id changed: takes effect at a restart");
 	if (!conf_same_dns(old, new))
 		msg_warn("reload: dns.* changed: takes effect at a restart (SPF's resolver)");
+	if (old->milter_cache_size != new->milter_cache_size)
+		msg_warn("reload: milter.cache_size changed: takes effect at a restart");
 	if (strcmp(old->user, new->user))
 		msg_warn("reload: user changed: takes effect at a restart");
 	if (strcmp(old->pidfile, new->pidfile))
@@ -135,6 +138,7 @@ milter_reload(const char *path)
 	}
 	if (!same_redis)
 		milter_threads_redis_changed();
+	mcache_reload(!same_redis);
 	msg_info("reloaded %s", conf->path);
 }
 
@@ -302,6 +306,7 @@ main(int argc, char **argv)
 	daemon_pidfile_write(conf);
 	daemon_drop_privileges(conf);
 	milter_threads_init();
+	mcache_start(conf);
 	milter_authserv(conf, authserv, sizeof(authserv));
 	if (spf_init(conf, authserv, err, sizeof(err)) < 0)
 		msg_fatal(EX_SOFTWARE, "SPF: %s", err);
@@ -340,6 +345,7 @@ main(int argc, char **argv)
 	if (!stopping)
 		msg_error("libmilter stopped with no stop asked for (status %d)", milter_smfi_rc);
 	msg_info("stopped");
+	mcache_stop();
 	milter_threads_end();
 	spf_shutdown();
 	daemon_pidfile_remove();

@@ -21,8 +21,12 @@ void	milter_conf_release(const struct conf *);
 
 /* filter.c: the callbacks, for smfi_register */
 extern struct smfiDesc milter_desc;
-/* milter_rconn - this thread's Redis connection, made at its first use */
-struct rconn *milter_rconn(void);
+/*
+ * milter_rconn - this thread's Redis connection, made at its first use;
+ * *track: its state for the local cache (mcache.c), which goes with it
+ */
+struct mcache_conn;
+struct rconn *milter_rconn(struct mcache_conn **track);
 /* milter_threads_init - once, before smfi_main */
 void	milter_threads_init(void);
 /* milter_threads_end - once, after smfi_main: close the pooled Redis connections */

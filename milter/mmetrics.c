@@ -31,6 +31,7 @@
 
 #include <time.h>
 
+#include "mcache.h"
 #include "mmetrics.h"
 #include "rconn.h"
 #include "spf.h"
@@ -111,6 +112,13 @@ struct metric mm_spf_results = {
 	.type = METRIC_COUNTER,
 	.label1 = "result", .values1 = mm_spf_names, .nvalues1 = METRICS_COUNT(mm_spf_names),
 };
+static const char *const mm_cache_names[] = {"hit", "miss"};
+static struct metric mm_cache_lookups = {
+	.name = "mhmilter_cache_lookups_total",
+	.help = "Recipient lookups answered from the local copy (hit) or read from Redis (miss).",
+	.type = METRIC_COUNTER,
+	.label1 = "result", .values1 = mm_cache_names, .nvalues1 = METRICS_COUNT(mm_cache_names),
+};
 static struct metric mm_redis_errors = {
 	.name = "mhmilter_redis_errors_total",
 	.help = "Redis calls that failed: cannot connect (or backing off), I/O error, timeout, unready server.",
@@ -125,16 +133,19 @@ static struct metric mm_redis_reconnects = {
 static struct metric *const mm_list[] = {
 	&mm_connections, &mm_connections_total, &mm_recipients, &mm_messages,
 	&mm_spamd_results, &mm_spamd_seconds, &mm_clamd_results, &mm_clamd_seconds,
-	&mm_spf_results, &mm_redis_errors, &mm_redis_reconnects,
+	&mm_spf_results, &mm_cache_lookups, &mm_redis_errors, &mm_redis_reconnects,
 };
 
-/* mmetrics_collect - before each scrape: what rconn.c counts */
+/* mmetrics_collect - before each scrape: what rconn.c and mcache.c count */
 static void
 mmetrics_collect(void)
 {
-	unsigned long failures, reconnects;
+	unsigned long failures, reconnects, hits, misses;
 
 	rconn_totals(&failures, &reconnects);
+	mcache_counts(&hits, &misses);
+	metrics_set(&mm_cache_lookups, 0, (int64_t) hits);
+	metrics_set(&mm_cache_lookups, 1, (int64_t) misses);
 	metrics_set(&mm_redis_errors, 0, (int64_t) failures);
 	metrics_set(&mm_redis_reconnects, 0, (int64_t) reconnects);
 }

@@ -92,6 +92,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "endpoint.h"
 #include "log.h"
 #include "spamd.h"
@@ -580,16 +581,6 @@ spamd_parse(const char *buf, size_t len, struct spamd_result *res, char *err, si
 	return -1;
 }
 
-/* spamd_now_ms - monotonic milliseconds */
-static uint64_t
-spamd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* spamd_strerror - errno text, thread-safe (GNU strerror_r) */
 static const char *
 spamd_strerror(int e, char *buf, size_t len)
@@ -607,7 +598,7 @@ spamd_wait(int fd, short events, uint64_t deadline, short *revents)
 	int	rc;
 
 	for (;;) {
-		now = spamd_now_ms();
+		now = clock_mono_ms();
 		if (now >= deadline)
 			return 0;
 		ms = deadline - now > 60000 ? 60000 : (int) (deadline - now);
@@ -727,7 +718,7 @@ spamd_connect(struct spamd_call *c, const struct endpoint *ep)
 		snprintf(port, sizeof(port), "%u", ep->port);
 		if ((rc = getaddrinfo(ep->host, port, &hints, &ai)) != 0)
 			return spamd_fail(c, "cannot resolve %s: %s", ep->host, gai_strerror(rc));
-		if (spamd_now_ms() >= c->deadline) {
+		if (clock_mono_ms() >= c->deadline) {
 			freeaddrinfo(ai);
 			return spamd_timeout(c, "resolving the host name");
 		}
@@ -874,7 +865,7 @@ spamd_check(const struct endpoint *ep, const char *msg, size_t len, uint64_t tim
 	c.err = err;
 	c.errlen = errlen;
 	c.timeout_ms = timeout_ms ? timeout_ms : SPAMD_TIMEOUT_DEFAULT_MS;
-	c.deadline = spamd_now_ms() + c.timeout_ms;
+	c.deadline = clock_mono_ms() + c.timeout_ms;
 	if (ep == NULL || (ep->kind != ENDPOINT_INET && ep->kind != ENDPOINT_UNIX)) {
 		spamd_seterr(err, errlen, "spamd: no socket configured");
 		return -1;

@@ -49,6 +49,7 @@
 #include <ares.h>
 #include <spf2/spf.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "dnsq_ares.h"
 #include "log.h"
@@ -94,10 +95,7 @@ spf_log_error(const char *file, int line, const char *text)
 static int64_t
 spf_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t) clock_mono_ms();
 }
 
 /*

@@ -81,6 +81,7 @@
 #include <hiredis/hiredis.h>
 
 #include "aredis.h"
+#include "clock.h"
 #include "cluster.h"
 #include "pmetrics.h"
 #include "conf.h"
@@ -754,16 +755,6 @@ aredis_sentinel_disconnected(const redisAsyncContext *cac, int status)
 	aredis_sentinel_fail(ar, cac->errstr[0] ? cac->errstr : "closed the connection");
 }
 
-/* aredis_ms - monotonic milliseconds */
-static uint64_t
-aredis_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /*
  * aredis_sentinel_check - the watch's answer: a sentinel naming another
  * primary than ours means a failover happened; the old primary may still
@@ -801,7 +792,7 @@ aredis_sentinel_check(redisAsyncContext *ac, void *reply, void *privdata)
 static void
 aredis_sentinel_ask_watch(struct aredis *ar)
 {
-	ar->sc_asked_ms = aredis_ms();
+	ar->sc_asked_ms = clock_mono_ms();
 	redisAsyncCommand(ar->sc, aredis_sentinel_check, "SENTINEL", "SENTINEL get-master-addr-by-name %s",
 			  ar->master);
 }
@@ -842,7 +833,7 @@ aredis_sentinel_watch(struct aredis *ar)
 	if (ar->sc != NULL) {
 		if (ar->sc_asked_ms == 0) {
 			aredis_sentinel_ask_watch(ar);
-		} else if (aredis_ms() - ar->sc_asked_ms
+		} else if (clock_mono_ms() - ar->sc_asked_ms
 			   > (uint64_t) ar->timeout.tv_sec * 1000 + (uint64_t) ar->timeout.tv_usec / 1000) {
 			aredis_sentinel_close(ar);
 			ar->sentinel_first = (ar->sentinel_first + 1) % ar->nsentinels;
@@ -856,7 +847,7 @@ aredis_sentinel_watch(struct aredis *ar)
 		return;
 	}
 	ar->sc = sc;
-	ar->sc_asked_ms = aredis_ms();		/* the connect counts against the timeout too */
+	ar->sc_asked_ms = clock_mono_ms();		/* the connect counts against the timeout too */
 }
 
 /* aredis_sentinel_ask - the next sentinel of this round, or give up until the backoff ends */
@@ -1245,7 +1236,7 @@ static void
 acl_stale(struct acluster *cl)
 {
 	struct timeval tv = {0, 0};
-	uint64_t now = aredis_ms(), since = now - cl->asked_ms;
+	uint64_t now = clock_mono_ms(), since = now - cl->asked_ms;
 
 	if (!cl->asking && !evtimer_pending(cl->timer, NULL)) {
 		if (since < AREDIS_CL_STALE_MS)
@@ -1308,7 +1299,7 @@ acl_timer(evutil_socket_t fd, short what, void *arg)
 		if (aredis_command(n->ar, acl_slots_reply, cl, "CLUSTER SLOTS") == 0) {
 			cl->asking = 1;
 			cl->asked = i;
-			cl->asked_ms = aredis_ms();
+			cl->asked_ms = clock_mono_ms();
 			return;
 		}
 	}

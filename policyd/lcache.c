@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "aredis.h"
+#include "clock.h"
 #include "lcache.h"
 #include "log.h"
 #include "policyd.h"
@@ -48,16 +49,6 @@ struct lcache_account {
 	enum store_result res;
 	struct account a;
 };
-
-/* lcache_now - milliseconds, monotonic, cheap */
-static uint64_t
-lcache_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* lcache_invalidate - aredis: key changed (NULL: everything) */
 static void
@@ -134,7 +125,7 @@ lcache_domain_get(struct policyd *pd, const char *key, enum store_result *res, s
 	const struct lcache_domain *v;
 	size_t	len;
 
-	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &len, lcache_now())) == NULL
+	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &len, clock_coarse_ms())) == NULL
 	    || len != sizeof(*v))
 		return 0;
 	*res = v->res;
@@ -155,7 +146,7 @@ lcache_domain_put(struct policyd *pd, const struct rcache_ticket *t, enum store_
 	v.res = res;
 	if (res == STORE_OK)
 		memcpy(&v.d, d, sizeof(*d));
-	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), lcache_now() + LCACHE_MAX_AGE_MS);
+	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), clock_coarse_ms() + LCACHE_MAX_AGE_MS);
 }
 
 /* lcache_account_get - an account's settings */
@@ -165,7 +156,7 @@ lcache_account_get(struct policyd *pd, const char *key, enum store_result *res, 
 	const struct lcache_account *v;
 	size_t	len;
 
-	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &len, lcache_now())) == NULL
+	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &len, clock_coarse_ms())) == NULL
 	    || len != sizeof(*v))
 		return 0;
 	*res = v->res;
@@ -186,7 +177,7 @@ lcache_account_put(struct policyd *pd, const struct rcache_ticket *t, enum store
 	v.res = res;
 	if (res == STORE_OK)
 		memcpy(&v.a, a, sizeof(*a));
-	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), lcache_now() + LCACHE_MAX_AGE_MS);
+	rcache_put(pd->cache, t, "", 0, &v, sizeof(v), clock_coarse_ms() + LCACHE_MAX_AGE_MS);
 }
 
 /* lcache_string_get - a GET value ("" + *found 0 when the key does not exist) */
@@ -196,7 +187,7 @@ lcache_string_get(struct policyd *pd, const char *key, char *buf, size_t len, in
 	const char *v;
 	size_t	vlen;
 
-	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &vlen, lcache_now())) == NULL
+	if ((v = rcache_get(pd->cache, key, strlen(key), "", 0, &vlen, clock_coarse_ms())) == NULL
 	    || vlen == 0 || vlen - 1 > len)
 		return 0;
 	/* stored as one tag byte ('+' found, '-' absent), the value and its NUL */
@@ -210,7 +201,7 @@ lcache_string_put(struct policyd *pd, const struct rcache_ticket *t, const char 
 		  long long pttl)
 {
 	char	v[LCACHE_STRING_MAX + 2];
-	uint64_t now = lcache_now(), expires = now + LCACHE_MAX_AGE_MS;
+	uint64_t now = clock_coarse_ms(), expires = now + LCACHE_MAX_AGE_MS;
 
 	if (t->node == NULL || len > LCACHE_STRING_MAX || (val && memchr(val, 0, len) != NULL))
 		return;
@@ -316,7 +307,7 @@ lcache_flag_get(struct policyd *pd, const char *key, const char *field, size_t f
 	const char *v;
 	size_t	vlen;
 
-	if ((v = rcache_get(pd->cache, key, strlen(key), field, flen, &vlen, lcache_now())) == NULL
+	if ((v = rcache_get(pd->cache, key, strlen(key), field, flen, &vlen, clock_coarse_ms())) == NULL
 	    || vlen != 1)
 		return 0;
 	*flag = v[0] == '1';
@@ -330,5 +321,5 @@ lcache_flag_put(struct policyd *pd, const struct rcache_ticket *t, const char *f
 
 	if (t->node == NULL)
 		return;
-	rcache_put(pd->cache, t, field, flen, &v, 1, lcache_now() + LCACHE_MAX_AGE_MS);
+	rcache_put(pd->cache, t, field, flen, &v, 1, clock_coarse_ms() + LCACHE_MAX_AGE_MS);
 }

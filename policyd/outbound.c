@@ -102,6 +102,7 @@
 
 #include "account.h"
 #include "aredis.h"
+#include "clock.h"
 #include "commitq.h"
 #include "keys.h"
 #include "lcache.h"
@@ -182,16 +183,6 @@ struct outbound_job {
 
 static void outbound_enter_state(struct outbound_job *, enum outbound_state);
 static void outbound_undo_add(struct policyd *, const char *user, const char *queue_id);
-
-/* outbound_ms - monotonic milliseconds */
-static uint64_t
-outbound_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* outbound_attr - an attribute for logging: bounded, printable */
 static void
@@ -586,7 +577,7 @@ outbound_wait_tick(evutil_socket_t fd, short what, void *arg)
 		outbound_enter_state(job, OUTBOUND_QUOTA);
 		return;
 	}
-	if (outbound_ms() >= job->wait_end) {
+	if (clock_mono_ms() >= job->wait_end) {
 		outbound_commit_unknown(job, "no reply, and Redis unreachable for redis.timeout more");
 		return;
 	}
@@ -599,7 +590,7 @@ outbound_wait(struct outbound_job *job)
 {
 	struct timeval tv = {0, OUTBOUND_WAIT_POLL_MS * 1000};
 
-	job->wait_end = outbound_ms() + job->conf->redis_timeout_ms;
+	job->wait_end = clock_mono_ms() + job->conf->redis_timeout_ms;
 	if (job->wait == NULL && (job->wait = evtimer_new(job->pd->base, outbound_wait_tick, job)) == NULL)
 		msg_panic("outbound: evtimer_new failed");
 	outbound_trace(job, "no reply to COMMIT: waiting up to %llu ms for Redis to send it again",

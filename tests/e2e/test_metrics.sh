@@ -351,6 +351,8 @@ expect 'mhmilter_spamd_results_total{result="error"}' 0
 expect 'mhmilter_spamd_seconds_count' 2
 expect 'mhmilter_spf_results_total{result="pass"}' 3
 expect 'mhmilter_spf_results_total{result="fail"}' 1
+expect 'mhmilter_cache_lookups_total{result="hit"}' 2
+expect 'mhmilter_cache_lookups_total{result="miss"}' 3
 expect mhmilter_redis_errors_total 0
 scrape "$MMPORT" /
 assert_eq 404 "$T_CODE" "mhmilter: another path: 404"
