@@ -125,6 +125,7 @@ struct mlfi_rcpt {
 /* the SMTP connection, and the message in progress on it */
 struct mlfi_conn {
 	const struct conf *conf;	/* the settings at its connect, held until its close */
+	int	noreply;		/* the MTA took MLFI_NOREPLY: those callbacks answer nothing */
 	char	client_ip[MILTER_IP_MAX];	/* "" when not IPv4/IPv6 */
 	char	client_name[MILTER_NAME_MAX + 1];
 	char	helo[MILTER_NAME_MAX + 1];
@@ -391,15 +392,66 @@ mlfi_qid(SMFICTX *ctx, struct mlfi_conn *c)
 		mlfi_copy(c->qid, sizeof(c->qid), i);
 }
 
+/* --- protocol options ------------------------------------------------------------- */
+
+/*
+ * Callbacks that never refuse anything need not be answered: with these
+ * protocol flags (milter protocol 6: Postfix, Sendmail 8.14) the MTA sends
+ * HELO, MAIL, each header and the end of the headers without waiting for
+ * a reply, which spares a round trip for each. A size limit passed inside
+ * the headers is then refused at the first body chunk or the end of the
+ * message (mlfi_count), still before the message is accepted. CONNECT is
+ * still answered: a connection whose state cannot be allocated is refused
+ * there, and the MTA sends nothing more for it.
+ */
+#define MLFI_NOREPLY	(SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH)
+#define MLFI_ACTIONS	(SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+
+/* the private pointer between mlfi_negotiate and mlfi_connect: MLFI_NOREPLY was taken */
+static const char mlfi_noreply_marker;
+
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+	       unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+	       unsigned long *pf3)
+{
+	(void) f2;
+	(void) f3;
+	if ((f0 & MLFI_ACTIONS) != MLFI_ACTIONS) {
+		msg_warn("the MTA does not offer the actions mhmilter needs (0x%lx of 0x%lx)",
+			 f0 & MLFI_ACTIONS, (unsigned long) MLFI_ACTIONS);
+		return SMFIS_REJECT;
+	}
+	*pf0 = MLFI_ACTIONS;
+	/* no DATA nor unknown commands: there are no callbacks for them */
+	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	if ((f1 & MLFI_NOREPLY) == MLFI_NOREPLY) {
+		*pf1 |= MLFI_NOREPLY;
+		smfi_setpriv(ctx, (void *) &mlfi_noreply_marker);
+	}
+	*pf2 = *pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_unanswered - what a callback of MLFI_NOREPLY returns: nothing when the MTA took it */
+static sfsistat
+mlfi_unanswered(const struct mlfi_conn *c, sfsistat rc)
+{
+	return c && c->noreply ? SMFIS_NOREPLY : rc;
+}
+
 static sfsistat
 mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
+	int	noreply = smfi_getpriv(ctx) == &mlfi_noreply_marker;
 	struct mlfi_conn *c = calloc(1, sizeof(*c));
 
+	smfi_setpriv(ctx, NULL);
 	if (c == NULL) {
 		msg_warn("out of memory: connection refused for now");
 		return SMFIS_TEMPFAIL;
 	}
+	c->noreply = noreply;
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) sa)->sin_addr, c->client_ip,
 			  sizeof(c->client_ip));
@@ -422,7 +474,7 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 
 	if (c)
 		mlfi_copy(c->helo, sizeof(c->helo), helo);
-	return SMFIS_CONTINUE;
+	return mlfi_unanswered(c, SMFIS_CONTINUE);
 }
 
 /* mlfi_size_param - the value of SIZE= (ESMTP parameter); UINT64_MAX when too large */
@@ -456,7 +508,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	mlfi_msg_reset(c);
 	mlfi_qid(ctx, c);
 	if (argv[0] == NULL)
-		return SMFIS_CONTINUE;
+		return mlfi_unanswered(c, SMFIS_CONTINUE);
 	if (address_parse(argv[0], strlen(argv[0]), &c->sender, err, sizeof(err)) < 0) {
 		memset(&c->sender, 0, sizeof(c->sender));
 		c->sender.null = 1;	/* only the client IP is checked against the lists */
@@ -466,7 +518,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	else
 		address_format(&c->sender, c->sender_text, sizeof(c->sender_text));
 	c->size_announced = mlfi_size_param(argv);
-	return SMFIS_CONTINUE;
+	return mlfi_unanswered(c, SMFIS_CONTINUE);
 }
 
 /* mlfi_rcpt_add - remember an accepted recipient; -1 when the message has too many */
@@ -692,7 +744,11 @@ mlfi_feed(struct mlfi_conn *c, const void *data, size_t len)
 	mlfi_keep(c, data, len);
 }
 
-/* mlfi_count - bytes of the message so far; past every recipient's limit: 552 now */
+/*
+ * mlfi_count - bytes of the message so far; past every recipient's limit:
+ * 552 now (a callback of MLFI_NOREPLY that the MTA took: at the next one
+ * answered, which counts 0 more bytes)
+ */
 static sfsistat
 mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
 {
@@ -705,6 +761,17 @@ mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
 		return mlfi_reply(ctx, &r);
 	}
 	return SMFIS_CONTINUE;
+}
+
+/* mlfi_header_count - mlfi_count for the headers: unanswered when the MTA took MLFI_NOREPLY */
+static sfsistat
+mlfi_header_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
+{
+	if (c->noreply) {
+		c->bytes = c->bytes + n < c->bytes ? UINT64_MAX : c->bytes + n;
+		return SMFIS_NOREPLY;
+	}
+	return mlfi_count(ctx, c, n);
 }
 
 /*
@@ -731,12 +798,12 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	struct mlfi_conn *c = smfi_getpriv(ctx);
 
 	if (c == NULL)
-		return SMFIS_TEMPFAIL;
+		return SMFIS_TEMPFAIL;	/* with MLFI_NOREPLY taken there is a c (mlfi_connect) */
 	mlfi_qid(ctx, c);
 	for (size_t i = 0; i < MILTER_OWN_HEADERS; i++) {
 		if (strcasecmp(name, mlfi_own_headers[i]) == 0) {
 			c->own_headers[i]++;	/* removed at the end, never shown to spamd */
-			return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
+			return mlfi_header_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
 		}
 	}
 	if (strcasecmp(name, "Authentication-Results") == 0) {
@@ -761,7 +828,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		mlfi_feed(c, "\r\n", 2);
 	}
 	/* "Name: value" and CRLF, as the message is stored */
-	return mlfi_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
+	return mlfi_header_count(ctx, c, (uint64_t) strlen(name) + 2 + strlen(value) + 2);
 }
 
 static sfsistat
@@ -772,7 +839,7 @@ mlfi_eoh(SMFICTX *ctx)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_feed(c, "\r\n", 2);
-	return mlfi_count(ctx, c, 2);	/* the empty line */
+	return mlfi_header_count(ctx, c, 2);	/* the empty line */
 }
 
 static sfsistat
@@ -1013,6 +1080,10 @@ mlfi_eom(SMFICTX *ctx)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_qid(ctx, c);
+	if ((rc = mlfi_count(ctx, c, 0)) != SMFIS_CONTINUE) {	/* past the limit in unanswered headers */
+		mlfi_msg_reset(c);
+		return rc;
+	}
 	if (c->virus_wanted && (rc = mlfi_virus_verdict(ctx, c)) != SMFIS_CONTINUE) {
 		mlfi_msg_reset(c);
 		return rc;
@@ -1053,6 +1124,10 @@ mlfi_close(SMFICTX *ctx)
 {
 	struct mlfi_conn *c = smfi_getpriv(ctx);
 
+	if ((const void *) c == &mlfi_noreply_marker) {	/* ended before its connect */
+		smfi_setpriv(ctx, NULL);
+		return SMFIS_CONTINUE;
+	}
 	if (c) {
 		mlfi_msg_reset(c);	/* a session cut mid-message gets no abort: its scans end here */
 		free(c->rcpts);
@@ -1066,7 +1141,7 @@ mlfi_close(SMFICTX *ctx)
 struct smfiDesc milter_desc = {
 	.xxfi_name = "mhmilter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_flags = MLFI_ACTIONS,
 	.xxfi_connect = mlfi_connect,
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
@@ -1077,4 +1152,5 @@ struct smfiDesc milter_desc = {
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,
 	.xxfi_close = mlfi_close,
+	.xxfi_negotiate = mlfi_negotiate,
 };

@@ -6,13 +6,15 @@
  *
  * It registers the same callbacks and asks for the same actions as
  * mhmilter (milter/filter.c: connect, helo, envfrom, envrcpt, header, eoh,
- * body, eom, abort, close; SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS),
- * so Postfix speaks the same protocol to it: every command and every body
- * chunk makes a round trip to the milter, one libmilter thread per SMTP
- * connection. Each callback answers "continue" and the end of the message
- * "accept". A per-connection private pointer is allocated and freed as
- * every real filter does. Runs in the foreground until SIGTERM/SIGINT
- * (libmilter's own handling).
+ * body, eom, abort, close; SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+ * and negotiates the same protocol options (no reply to HELO, MAIL,
+ * headers and the end of headers; no DATA, no unknown commands), so
+ * Postfix speaks the same protocol to it: every other command and every
+ * body chunk makes a round trip to the milter, one libmilter thread per
+ * SMTP connection. Each callback answers "continue" (or nothing) and the
+ * end of the message "accept". A per-connection private pointer is
+ * allocated and freed as every real filter does. Runs in the foreground
+ * until SIGTERM/SIGINT (libmilter's own handling).
  *
  * Built by bench/milter/run.sh: cc -O2 -o nullmilter nullmilter.c -lmilter -lpthread
  */
@@ -20,6 +22,12 @@
 #include <stdlib.h>
 #include <sysexits.h>
 #include <libmilter/mfapi.h>
+
+#define NULL_NOREPLY	(SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_HDR | SMFIP_NR_EOH)
+#define NULL_ACTIONS	(SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS)
+
+/* the MTA took NULL_NOREPLY (one Postfix offers the same to every session) */
+static volatile int null_noreply;
 
 struct null_conn {
 	unsigned long	bytes;		/* body bytes seen (kept, never used) */
@@ -39,11 +47,30 @@ null_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 }
 
 static sfsistat
+null_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+	       unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+	       unsigned long *pf3)
+{
+	(void)ctx;
+	(void)f2;
+	(void)f3;
+	if ((f0 & NULL_ACTIONS) != NULL_ACTIONS)
+		return SMFIS_REJECT;
+	*pf0 = NULL_ACTIONS;
+	*pf1 = f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	null_noreply = (f1 & NULL_NOREPLY) == NULL_NOREPLY;
+	if (null_noreply)
+		*pf1 |= NULL_NOREPLY;
+	*pf2 = *pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
 null_helo(SMFICTX *ctx, char *helo)
 {
 	(void)ctx;
 	(void)helo;
-	return SMFIS_CONTINUE;
+	return null_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -54,7 +81,7 @@ null_envfrom(SMFICTX *ctx, char **argv)
 	(void)argv;
 	if (c)
 		c->bytes = 0;
-	return SMFIS_CONTINUE;
+	return null_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -71,14 +98,14 @@ null_header(SMFICTX *ctx, char *name, char *value)
 	(void)ctx;
 	(void)name;
 	(void)value;
-	return SMFIS_CONTINUE;
+	return null_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
 null_eoh(SMFICTX *ctx)
 {
 	(void)ctx;
-	return SMFIS_CONTINUE;
+	return null_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -117,7 +144,7 @@ null_close(SMFICTX *ctx)
 static struct smfiDesc null_desc = {
 	.xxfi_name = "nullmilter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_flags = NULL_ACTIONS,
 	.xxfi_connect = null_connect,
 	.xxfi_helo = null_helo,
 	.xxfi_envfrom = null_envfrom,
@@ -128,6 +155,7 @@ static struct smfiDesc null_desc = {
 	.xxfi_eom = null_eom,
 	.xxfi_abort = null_abort,
 	.xxfi_close = null_close,
+	.xxfi_negotiate = null_negotiate,
 };
 
 int

@@ -85,6 +85,11 @@ for c in cmds:
         n = int(c[6:])
         line = b"x" * 998 + b"\r\n"
         s.sendall(b"Subject: big\r\n\r\n" + line * (n // 1000) + b".\r\n")
+    elif c.startswith("@HEADERS:"):	# @HEADERS:N[:body] - N bytes of headers, then no body or one line
+        parts = c.split(":")
+        n = int(parts[1])
+        hdr = b"".join(b"X-Big-%d: " % i + b"y" * 990 + b"\r\n" for i in range(n // 1000))
+        s.sendall(b"Subject: big headers\r\n" + hdr + b"\r\n" + (b"short body\r\n" if parts[2:] else b"") + b".\r\n")
     else:
         s.sendall(c.encode() + b"\r\n")
     print(reply())
@@ -146,6 +151,12 @@ assert_eq "552 5.3.4 Message size exceeds fixed limit" "$(sed -n 3p <<<"$T_OUT")
 assert_match "$(sed -n 4p <<<"$T_OUT")" '^250 ' "...another domain's recipient with a larger limit accepted"
 run raw_smtp 192.0.2.10 'EHLO client.test' 'MAIL FROM:<s@example.org>' 'RCPT TO:<bob@example.net>' DATA '@BODY:40000' QUIT
 assert_eq "552 5.3.4 Message size exceeds fixed limit" "$(sed -n 5p <<<"$T_OUT")" "no SIZE=, body past the limit: 552"
+# headers are not answered one by one (milter protocol 6, SMFIP_NR_HDR): a limit passed
+# within them is refused at the first body chunk, or at the end of a message with no body
+run raw_smtp 192.0.2.10 'EHLO client.test' 'MAIL FROM:<s@example.org>' 'RCPT TO:<bob@example.net>' DATA '@HEADERS:40000:body' QUIT
+assert_eq "552 5.3.4 Message size exceeds fixed limit" "$(sed -n 5p <<<"$T_OUT")" "40 KB of headers, a short body: 552"
+run raw_smtp 192.0.2.10 'EHLO client.test' 'MAIL FROM:<s@example.org>' 'RCPT TO:<bob@example.net>' DATA '@HEADERS:40000' QUIT
+assert_eq "552 5.3.4 Message size exceeds fixed limit" "$(sed -n 5p <<<"$T_OUT")" "40 KB of headers, no body: 552 at the end of the message"
 before=$(sink_count dest)
 run raw_smtp 192.0.2.10 'EHLO client.test' 'MAIL FROM:<s@example.org>' 'RCPT TO:<bob@example.net>' 'RCPT TO:<anyone@example.org>' DATA '@BODY:40000' QUIT
 assert_match "$(sed -n 6p <<<"$T_OUT")" '^250 ' "two domains, the body past one's limit: accepted"
