@@ -10,13 +10,23 @@
  * SMISMEMBER per list); this module only decides, so mhmilter and
  * mhpolicyd cannot disagree. Pure: no I/O, no logging, cannot fail.
  *
- * Public functions: senderlist_decide, senderlist_verdict_name.
+ * Public functions: senderlist_flag, senderlist_decide, senderlist_verdict_name.
  */
 #include "config.h"
 
 #include <stddef.h>
 
 #include "senderlist.h"
+
+/* senderlist_flag - list k's flag in hits */
+int    *
+senderlist_flag(struct senderlist_hits *hits, int k)
+{
+	int    *flags[SENDERLIST_LISTS] = {&hits->domain_white, &hits->domain_black,
+	&hits->global_white, &hits->global_black};
+
+	return flags[k];
+}
 
 /* senderlist_decide - first list in precedence order that matched */
 enum senderlist_verdict

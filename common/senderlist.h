@@ -10,6 +10,12 @@ struct senderlist_hits {
 	int	global_black;
 };
 
+/* the four lists, in the order every caller keeps them (store_list_keys) */
+#define SENDERLIST_LISTS	4	/* domain white, domain black, global white, global black */
+
+/* senderlist_flag - list k's flag in hits (k in SENDERLIST_LISTS's order) */
+int    *senderlist_flag(struct senderlist_hits *, int k);
+
 enum senderlist_verdict {
 	SENDERLIST_NONE,		/* on no list: carry on */
 	SENDERLIST_WHITE,		/* whitelisted: no DNSBL, no spam scan */

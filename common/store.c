@@ -609,6 +609,30 @@ store_list_members(struct store *st, const char *domain, enum keys_list which,
 	return store_smembers(st, key, entries, count);
 }
 
+/* store_list_keys - domain white, domain black, global white, global black */
+void
+store_list_keys(char (*keys)[KEYS_MAX], const char *domain)
+{
+	keys_list(keys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
+	keys_list(keys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
+	keys_list(keys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
+	keys_list(keys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
+}
+
+/* store_list_field - SENDER \0 CLIENT; its length, -1 when it does not fit */
+int
+store_list_field(char *buf, size_t len, const struct address *sender, const char *client_ip)
+{
+	const char *parts[4] = {sender->local, sender->domain[0] ? "@" : "", sender->domain, ""};
+	size_t	ip_len = client_ip ? strlen(client_ip) : 0;
+	int	n = keys_join(buf, len, parts, 4);
+
+	if (n < 0 || (size_t) n + 1 + ip_len >= len)
+		return -1;
+	memcpy(buf + n + 1, client_ip ? client_ip : "", ip_len);
+	return n + 1 + (int) ip_len;
+}
+
 /*
  * The per-thread scratch array of store_slq_init: a thread-specific key
  * whose destructor frees it when the thread ends (libmilter's worker
@@ -664,10 +688,7 @@ store_slq_init(struct store_slq *q, const char *domain, const struct address *se
 		    || (q->lens = malloc(q->argcap * sizeof(*q->lens))) == NULL)
 			msg_panic("store: out of memory");
 	}
-	keys_list(q->keys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
-	keys_list(q->keys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
-	keys_list(q->keys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
-	keys_list(q->keys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
+	store_list_keys(q->keys, domain);
 	q->argv[0] = "SMISMEMBER";
 	q->lens[0] = strlen(q->argv[0]);
 	for (size_t i = 0; i < q->n; i++) {
@@ -695,14 +716,11 @@ store_slq_command(struct store_slq *q, int k, const char ***argv, const size_t *
 int
 store_slq_reply(const struct store_slq *q, int k, const redisReply *r, struct senderlist_hits *hits)
 {
-	int    *flags[4] = {&hits->domain_white, &hits->domain_black,
-	&hits->global_white, &hits->global_black};
-
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != q->n)
 		return -1;
 	for (size_t i = 0; i < r->elements; i++)
 		if (r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1)
-			*flags[k] = 1;
+			*senderlist_flag(hits, k) = 1;
 	return 0;
 }
 

@@ -67,6 +67,16 @@ enum store_result store_list_change(struct store *, const char *domain, enum key
 				    int add, char *const *entries, size_t count, long long *changed);
 enum store_result store_list_members(struct store *, const char *domain, enum keys_list,
 				     char ***entries, size_t *count);
+/* store_list_keys - the four sender lists' keys of a recipient domain, in SENDERLIST_LISTS's order */
+void	store_list_keys(char (*keys)[KEYS_MAX], const char *domain);
+/*
+ * store_list_field - SENDER "\0" CLIENT into buf, the field under which a
+ * sender/client pair's list answers are kept locally (client_ip NULL: "");
+ * its length, or -1 when it does not fit
+ */
+int	store_list_field(char *buf, size_t len, const struct address *sender, const char *client_ip);
+#define STORE_LIST_FIELD_MAX	(ADDRESS_TEXT_MAX + 72)	/* room for any sender and client IP */
+
 /*
  * A sender-list check as four commands, for callers with their own
  * connection (the async policy server): init, then for k = 0..3 send
@@ -78,7 +88,7 @@ struct store_slq {
 	char   *cand;			/* the candidates, packed, NUL-separated */
 	size_t	candcap;
 	size_t	n;
-	char	keys[4][KEYS_MAX];
+	char	keys[SENDERLIST_LISTS][KEYS_MAX];
 	const char **argv;		/* SMISMEMBER KEY cand... */
 	size_t *lens;
 	size_t	argcap;

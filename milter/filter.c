@@ -84,9 +84,9 @@
 #include "conf.h"
 #include "domain.h"
 #include "log.h"
+#include "mcache.h"
 #include "milter.h"
 #include "mmetrics.h"
-#include "mcache.h"
 #include "rconn.h"
 #include "reply.h"
 #include "senderlist.h"
@@ -744,6 +744,13 @@ mlfi_feed(struct mlfi_conn *c, const void *data, size_t len)
 	mlfi_keep(c, data, len);
 }
 
+/* mlfi_add - n more bytes of the message (saturating) */
+static void
+mlfi_add(struct mlfi_conn *c, uint64_t n)
+{
+	c->bytes = c->bytes + n < c->bytes ? UINT64_MAX : c->bytes + n;
+}
+
 /*
  * mlfi_count - bytes of the message so far; past every recipient's limit:
  * 552 now (a callback of MLFI_NOREPLY that the MTA took: at the next one
@@ -754,7 +761,7 @@ mlfi_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
 {
 	struct reply r;
 
-	c->bytes = c->bytes + n < c->bytes ? UINT64_MAX : c->bytes + n;
+	mlfi_add(c, n);
 	if (c->nrcpts > 0 && c->bytes > c->max_size) {
 		reply_set(&r, "552", "5.3.4", "Message size exceeds fixed limit");
 		mlfi_log(c, "END-OF-MESSAGE", &r, NULL);
@@ -768,7 +775,7 @@ static sfsistat
 mlfi_header_count(SMFICTX *ctx, struct mlfi_conn *c, uint64_t n)
 {
 	if (c->noreply) {
-		c->bytes = c->bytes + n < c->bytes ? UINT64_MAX : c->bytes + n;
+		mlfi_add(c, n);
 		return SMFIS_NOREPLY;
 	}
 	return mlfi_count(ctx, c, n);

@@ -59,7 +59,6 @@
 #define MCACHE_CHANNEL		"__redis__:invalidate"
 #define MCACHE_WAIT_MS		200	/* the tracker looks at its flags this often */
 #define MCACHE_RETRY_MS		1000	/* a lost subscription is tried again after this */
-#define MCACHE_LISTS		4	/* domain white, domain black, global white, global black */
 
 /* what a domain's copy holds */
 struct mcache_domain {
@@ -86,21 +85,26 @@ static atomic_ulong mcache_hits, mcache_misses;
 
 /* --- the tracker ----------------------------------------------------------------- */
 
-/* mcache_sleep - up to ms, in steps, until stop */
+/* mcache_stopping - the tracker ends: asked to, or Redis refused tracking */
+static int
+mcache_stopping(void)
+{
+	int	stop;
+
+	pthread_mutex_lock(&mc.lock);
+	stop = mc.stop || mc.refused;
+	pthread_mutex_unlock(&mc.lock);
+	return stop;
+}
+
+/* mcache_sleep - up to ms, in steps, until mcache_stopping */
 static void
 mcache_sleep(unsigned ms)
 {
 	struct timespec ts = {0, MCACHE_WAIT_MS * 1000000L};
-	int	stop;
 
-	for (unsigned slept = 0; slept < ms; slept += MCACHE_WAIT_MS) {
-		pthread_mutex_lock(&mc.lock);
-		stop = mc.stop;
-		pthread_mutex_unlock(&mc.lock);
-		if (stop)
-			return;
+	for (unsigned slept = 0; slept < ms && !mcache_stopping(); slept += MCACHE_WAIT_MS)
 		nanosleep(&ts, NULL);
-	}
 }
 
 /*
@@ -185,14 +189,8 @@ mcache_tracker(void *arg)
 		if (mcache_subscribe(rc, &id, &logged) < 0) {
 			rconn_free(rc);
 			rc = rconn_new(conf);
-			pthread_mutex_lock(&mc.lock);
-			stop = mc.stop || mc.refused;
-			pthread_mutex_unlock(&mc.lock);
-			if (!stop)
-				mcache_sleep(MCACHE_RETRY_MS);
-			pthread_mutex_lock(&mc.lock);
-			stop = mc.stop || mc.refused;
-			pthread_mutex_unlock(&mc.lock);
+			mcache_sleep(MCACHE_RETRY_MS);	/* none when stopping */
+			stop = mcache_stopping();
 			continue;
 		}
 		pthread_mutex_lock(&mc.lock);
@@ -338,42 +336,25 @@ mcache_counts(unsigned long *hits, unsigned long *misses)
 struct mcache_q {
 	char	cfgkey[KEYS_MAX];
 	char	ukey[KEYS_MAX];
-	char	lkeys[MCACHE_LISTS][KEYS_MAX];
-	char	lfield[ADDRESS_TEXT_MAX + 72];	/* SENDER \0 CLIENT */
+	char	lkeys[SENDERLIST_LISTS][KEYS_MAX];
+	char	lfield[STORE_LIST_FIELD_MAX];	/* SENDER \0 CLIENT */
 	size_t	lfield_len;
-	struct rcache_ticket tickets[2 + MCACHE_LISTS];
+	struct rcache_ticket tickets[2 + SENDERLIST_LISTS];
 };
-
-/* mcache_list_flag - list k's flag in hits (the order of store_slq_init's keys) */
-static int *
-mcache_list_flag(struct senderlist_hits *hits, int k)
-{
-	int    *flags[MCACHE_LISTS] = {&hits->domain_white, &hits->domain_black,
-	&hits->global_white, &hits->global_black};
-
-	return flags[k];
-}
 
 /* mcache_q_init - q's keys and sender/client field; -1 when the field would not fit */
 static int
 mcache_q_init(struct mcache_q *q, const char *domain, const struct address *sender,
 	      const char *client_ip)
 {
-	const char *parts[4] = {sender->local, sender->domain[0] ? "@" : "", sender->domain, ""};
-	size_t	ip_len = client_ip ? strlen(client_ip) : 0;
 	int	n;
 
 	keys_domain_cfg(q->cfgkey, sizeof(q->cfgkey), domain);
 	keys_domain_users(q->ukey, sizeof(q->ukey), domain);
-	keys_list(q->lkeys[0], KEYS_MAX, domain, KEYS_LIST_WHITE);
-	keys_list(q->lkeys[1], KEYS_MAX, domain, KEYS_LIST_BLACK);
-	keys_list(q->lkeys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
-	keys_list(q->lkeys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
-	n = keys_join(q->lfield, sizeof(q->lfield), parts, 4);
-	if (n < 0 || (size_t) n + 1 + ip_len >= sizeof(q->lfield))
+	store_list_keys(q->lkeys, domain);
+	if ((n = store_list_field(q->lfield, sizeof(q->lfield), sender, client_ip)) < 0)
 		return -1;
-	memcpy(q->lfield + n + 1, client_ip ? client_ip : "", ip_len);
-	q->lfield_len = (size_t) n + 1 + ip_len;
+	q->lfield_len = (size_t) n;
 	return 0;
 }
 
@@ -393,11 +374,11 @@ mcache_q_get(struct mcache_q *q, const char *local, enum store_result *res, stru
 	if (flag == NULL || len != 1)
 		return 0;
 	*user = *flag ? STORE_OK : STORE_NOTFOUND;
-	for (int k = 0; k < MCACHE_LISTS; k++) {
+	for (int k = 0; k < SENDERLIST_LISTS; k++) {
 		flag = rcache_get(mc.cache, q->lkeys[k], strlen(q->lkeys[k]), q->lfield, q->lfield_len, &len, now);
 		if (flag == NULL || len != 1)
 			return 0;
-		*mcache_list_flag(hits, k) = *flag;
+		*senderlist_flag(hits, k) = *flag;
 	}
 	*res = md->res;
 	if (md->res == STORE_OK)
@@ -474,7 +455,6 @@ mcache_rcpt_get(struct store *st, struct mcache_conn *tc, const char *domain, co
 		atomic_fetch_add(&mcache_misses, 1);
 		return store_rcpt_get(st, domain, local, sender, client_ip, d, user, hits);
 	}
-	memset(hits, 0, sizeof(*hits));
 	pthread_mutex_lock(&mc.lock);
 	if (!rcache_enabled(mc.cache)) {
 		pthread_mutex_unlock(&mc.lock);
@@ -488,7 +468,7 @@ mcache_rcpt_get(struct store *st, struct mcache_conn *tc, const char *domain, co
 	}
 	rcache_want(mc.cache, q.cfgkey, strlen(q.cfgkey), &q.tickets[0]);
 	rcache_want(mc.cache, q.ukey, strlen(q.ukey), &q.tickets[1]);
-	for (int k = 0; k < MCACHE_LISTS; k++)
+	for (int k = 0; k < SENDERLIST_LISTS; k++)
 		rcache_want(mc.cache, q.lkeys[k], strlen(q.lkeys[k]), &q.tickets[2 + k]);
 	tgen = mc.tgen;
 	tid = mc.tid;
@@ -496,7 +476,6 @@ mcache_rcpt_get(struct store *st, struct mcache_conn *tc, const char *domain, co
 	atomic_fetch_add(&mcache_misses, 1);
 
 	keep = mcache_track(st->rc, tc, tgen, tid);
-	memset(hits, 0, sizeof(*hits));
 	res = store_rcpt_get(st, domain, local, sender, client_ip, d, user, hits);
 	/* kept only when read over the connection that was tracked (no reconnect since) */
 	keep = keep && res != STORE_ERROR && tc->serial == rconn_serial(st->rc);
@@ -512,12 +491,12 @@ mcache_rcpt_get(struct store *st, struct mcache_conn *tc, const char *domain, co
 		rcache_put(mc.cache, &q.tickets[0], "", 0, &md, sizeof(md), expires);
 		flag = *user == STORE_OK;
 		rcache_put(mc.cache, &q.tickets[1], local, strlen(local), &flag, 1, expires);
-		for (int k = 0; k < MCACHE_LISTS; k++) {
-			flag = (unsigned char) (*mcache_list_flag(hits, k) != 0);
+		for (int k = 0; k < SENDERLIST_LISTS; k++) {
+			flag = (unsigned char) (*senderlist_flag(hits, k) != 0);
 			rcache_put(mc.cache, &q.tickets[2 + k], q.lfield, q.lfield_len, &flag, 1, expires);
 		}
 	}
-	for (int i = 0; i < 2 + MCACHE_LISTS; i++)
+	for (int i = 0; i < 2 + SENDERLIST_LISTS; i++)
 		rcache_release(mc.cache, &q.tickets[i]);
 	pthread_mutex_unlock(&mc.lock);
 	return res;

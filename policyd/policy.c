@@ -81,8 +81,8 @@ struct policy_job {
 	int	pf_mx_hit;		/* the MX cache had a valid set, now in d.mx */
 	struct lcache_string_read pf_mx_read;	/* the MX cache (lcache_string_read) */
 	char	pf_mx_text[MX_TEXT_MAX];
-	char	lkeys[4][KEYS_MAX];	/* the sender lists, as store_slq */
-	char	lfield[ADDRESS_TEXT_MAX + 72];	/* SENDER \0 CLIENT: their local copies */
+	char	lkeys[SENDERLIST_LISTS][KEYS_MAX];	/* the sender lists (store_list_keys) */
+	char	lfield[STORE_LIST_FIELD_MAX];	/* SENDER \0 CLIENT: their local copies */
 	size_t	lfield_len;
 	unsigned lmiss;			/* bit k: list k asked of Redis */
 	struct store_slq slq;
@@ -268,16 +268,6 @@ policy_prefetch_done(struct policy_job *job)
 	policy_step_done(job);
 }
 
-/* policy_list_flag - list k's flag in hits */
-static int *
-policy_list_flag(struct senderlist_hits *hits, int k)
-{
-	int    *flags[4] = {&hits->domain_white, &hits->domain_black,
-	&hits->global_white, &hits->global_black};
-
-	return flags[k];
-}
-
 /* policy_prefetch_reply - one of the prefetch replies; its answer kept locally */
 static void
 policy_prefetch_reply(redisReply *r, void *arg)
@@ -312,9 +302,9 @@ policy_prefetch_reply(redisReply *r, void *arg)
 				job->slq_failed = 1;
 				break;
 			}
-			if (*policy_list_flag(&one, k))
-				*policy_list_flag(&job->hits, k) = 1;
-			lcache_flag_put(pd, &a->ticket, job->lfield, job->lfield_len, *policy_list_flag(&one, k));
+			if (*senderlist_flag(&one, k))
+				*senderlist_flag(&job->hits, k) = 1;
+			lcache_flag_put(pd, &a->ticket, job->lfield, job->lfield_len, *senderlist_flag(&one, k));
 			break;
 		}
 	}
@@ -354,27 +344,17 @@ policy_prefetch_send(struct policy_job *job, int kind, const char *key, int argc
 static void
 policy_prefetch_lists(struct policy_job *job)
 {
-	const struct address *s = &job->d.sender;
-	size_t	ip_len;
 	int	n, flag;
 
 	/* SENDER NUL CLIENT: both bounded, the field has room for both */
-	const char *parts[4] = {s->local, s->domain[0] ? "@" : "", s->domain, ""};
-
-	n = keys_join(job->lfield, sizeof(job->lfield), parts, 4);
-	ip_len = strlen(job->d.client_ip);
-	if (n < 0 || (size_t) n + 1 + ip_len >= sizeof(job->lfield))
+	if ((n = store_list_field(job->lfield, sizeof(job->lfield), &job->d.sender, job->d.client_ip)) < 0)
 		msg_panic("policy: sender/client field too long");
-	memcpy(job->lfield + n + 1, job->d.client_ip, ip_len);
-	job->lfield_len = (size_t) n + 1 + ip_len;
-	keys_list(job->lkeys[0], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_WHITE);
-	keys_list(job->lkeys[1], KEYS_MAX, job->d.rcpt_addr.domain, KEYS_LIST_BLACK);
-	keys_list(job->lkeys[2], KEYS_MAX, NULL, KEYS_LIST_WHITE);
-	keys_list(job->lkeys[3], KEYS_MAX, NULL, KEYS_LIST_BLACK);
+	job->lfield_len = (size_t) n;
+	store_list_keys(job->lkeys, job->d.rcpt_addr.domain);
 	job->lmiss = 0;
 	for (int k = 0; k < 4; k++) {
 		if (lcache_flag_get(job->pd, job->lkeys[k], job->lfield, job->lfield_len, &flag))
-			*policy_list_flag(&job->hits, k) = flag;
+			*senderlist_flag(&job->hits, k) = flag;
 		else
 			job->lmiss |= 1u << k;
 	}
