@@ -27,21 +27,27 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * arrays_plausible - every "*N" that starts a line claims no more elements
- * than the input has bytes. hiredis 0.14's reader allocates N pointers as
- * soon as it reads the header (hiredis 1.0 added a cap, maxelements), so
- * "*300000000" asks for 2.4 GB: a property of the library with a server we
- * trust, not of the code under test.
+ * arrays_plausible - every "*N" anywhere in the input claims no more
+ * elements than the input has bytes. hiredis 0.14's reader allocates N
+ * pointers as soon as it reads the header (hiredis 1.0 added a cap,
+ * maxelements), so "*888888883" asks for 7 GB: a property of the library
+ * with a server we trust, not of the code under test. Anywhere, not only
+ * at the start of a line: the reader skips the two bytes after a bulk
+ * string without looking at them, so a header can follow any two bytes;
+ * and it takes a leading '+' on a count.
  */
 static int
 arrays_plausible(const uint8_t *data, size_t size)
 {
 	for (size_t i = 0; i < size; i++) {
 		unsigned long long n = 0;
+		size_t	j = i + 1;
 
-		if (data[i] != '*' || (i > 0 && data[i - 1] != '\n'))
+		if (data[i] != '*')
 			continue;
-		for (size_t j = i + 1; j < size && data[j] >= '0' && data[j] <= '9'; j++)
+		if (j < size && data[j] == '+')
+			j++;
+		for (; j < size && data[j] >= '0' && data[j] <= '9'; j++)
 			if ((n = n * 10 + (data[j] - '0')) > size)
 				return 0;
 	}
