@@ -622,7 +622,11 @@ postfix_queue() {
 postfix_queue_count() {
 	local q
 	q="$(postfix_dir "$1")/queue"
-	find "$q/maildrop" "$q/incoming" "$q/active" "$q/deferred" "$q/hold" -type f 2>/dev/null | grep -c .
+	# by name, once: qmgr renames a file from active to deferred after the
+	# delivery agent logged status=deferred, and a scan that reads active
+	# before the rename and deferred after it sees the file twice
+	find "$q/maildrop" "$q/incoming" "$q/active" "$q/deferred" "$q/hold" -type f -printf '%f\n' 2>/dev/null \
+		| sort -u | grep -c .
 }
 
 # pf_queue_empty NAME - empty in two looks 0.2 s apart (a message moved
