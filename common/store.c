@@ -742,7 +742,7 @@ store_slq_append(struct store *st, struct store_slq *q)
 {
 	int	sent = 0;
 
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < SENDERLIST_LISTS; k++) {
 		const char **argv;
 		const size_t *lens;
 		int	argc = store_slq_command(q, k, &argv, &lens);
@@ -767,7 +767,7 @@ store_senderlist_hits(struct store *st, const char *domain, const struct address
 	store_slq_init(&q, domain, sender, client_ip);
 	if (q.n == 0)
 		goto done;
-	if ((sent = store_slq_append(st, &q)) < 4)
+	if ((sent = store_slq_append(st, &q)) < SENDERLIST_LISTS)
 		res = store_fail(st, NULL, "SMISMEMBER");
 	/* read every reply that was sent, so the pipeline stays in step */
 	for (int k = 0; k < sent; k++) {

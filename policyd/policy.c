@@ -352,7 +352,7 @@ policy_prefetch_lists(struct policy_job *job)
 	job->lfield_len = (size_t) n;
 	store_list_keys(job->lkeys, job->d.rcpt_addr.domain);
 	job->lmiss = 0;
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < SENDERLIST_LISTS; k++) {
 		if (lcache_flag_get(job->pd, job->lkeys[k], job->lfield, job->lfield_len, &flag))
 			*senderlist_flag(&job->hits, k) = flag;
 		else
@@ -361,7 +361,7 @@ policy_prefetch_lists(struct policy_job *job)
 	if (job->lmiss == 0)
 		return;
 	store_slq_init(&job->slq, job->d.rcpt_addr.domain, &job->d.sender, job->d.client_ip);
-	for (int k = 0; k < 4 && job->slq.n > 0; k++) {
+	for (int k = 0; k < SENDERLIST_LISTS && job->slq.n > 0; k++) {
 		const char **largv;
 		const size_t *llens;
 		int	argc;
