@@ -19,9 +19,9 @@
  * were in Redis. Eight, not two: the calls in flight are pipelined on one
  * connection, and Redis reads and runs them back to back, so a request
  * that comes while the others are in Redis need not wait a whole round
- * trip before it is sent (bench/quota at 8 connections: 47k-53k
- * decisions/s with two, 53k-65k with eight, Redis's CPU per decision no
- * higher; bench/README.md). Each message is still counted as if alone, in
+ * trip before it is sent (bench/quota at 8 connections, both in the same
+ * script: 50.0k-52.0k decisions/s with two, 61.8k-64.9k with eight,
+ * Redis's CPU per decision no higher; bench/README.md). Each message is still counted as if alone, in
  * order (quota.c), and gets its own outcome: counted, refused, already
  * counted, or its own error.
  *
